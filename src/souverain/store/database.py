@@ -1,0 +1,79 @@
+"""Connecting to the store and bringing its schema up to date with Alembic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from souverain.errors import ConfigError, Problem
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _urls(url: str) -> tuple[URL, URL]:
+    """The (async, sync) SQLAlchemy URLs for what an operator wrote."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite"), parsed.set(drivername="sqlite")
+    if backend in ("postgresql", "postgres"):
+        psycopg = parsed.set(drivername="postgresql+psycopg")
+        return psycopg, psycopg
+    raise ConfigError(
+        "SOUVERAIN_DATABASE_URL", [Problem("", f"unsupported database {backend!r}: use sqlite or postgresql")]
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside the writer; busy_timeout makes writers queue instead of failing.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """One store: an async engine for the server and CLI, and Alembic migrations."""
+
+    def __init__(self, url: str) -> None:
+        self.async_url, self.sync_url = _urls(url)
+        self.is_sqlite = self.async_url.get_backend_name() == "sqlite"
+        if self.is_sqlite and self.async_url.database:
+            Path(self.async_url.database).parent.mkdir(parents=True, exist_ok=True)
+        options: dict[str, Any] = {} if self.is_sqlite else {"pool_size": 10, "pool_pre_ping": True}
+        self.engine: AsyncEngine = create_async_engine(self.async_url, **options)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> AsyncSession:
+        return self.sessions()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (idempotent; safe to run at every start)."""
+        sync_engine = create_engine(self.sync_url)
+        if self.is_sqlite:
+            event.listen(sync_engine, "connect", _sqlite_pragmas)
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with sync_engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        finally:
+            sync_engine.dispose()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Who is calling: tenants, API keys, roles, clearances, and their request and token limits."""

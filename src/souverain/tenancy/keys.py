@@ -1,0 +1,191 @@
+"""API keys: created once and shown once, stored as a hash, verified on every request.
+
+Verified keys are cached for `key_cache_seconds`, so the store is not asked on every call; a key
+revoked through this process is dropped from the cache at once, one revoked elsewhere within that time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from souverain.config import Deployment, Limits
+from souverain.errors import AuthenticationFailed, InvalidRequest, NotFound
+from souverain.store.database import Database
+from souverain.store.models import ApiKeyRow
+from souverain.store.repositories import KeyRepository
+from souverain.tenancy.limits.base import buckets
+from souverain.tenancy.principal import Principal, Role
+
+KEY_PREFIX = "sk-souv-"
+_CACHE_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What may be shown about a key after its creation: everything but the secret."""
+
+    id: str
+    tenant: str
+    name: str
+    role: str
+    clearance: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    limits: Limits
+
+    @classmethod
+    def of(cls, row: ApiKeyRow) -> KeyInfo:
+        return cls(
+            id=row.id,
+            tenant=row.tenant,
+            name=row.name,
+            role=row.role,
+            clearance=row.clearance,
+            prefix=row.prefix,
+            created_at=_aware(row.created_at),
+            expires_at=_aware(row.expires_at) if row.expires_at else None,
+            revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
+            limits=Limits(
+                requests_per_minute=row.requests_per_minute,
+                requests_per_day=row.requests_per_day,
+                tokens_per_minute=row.tokens_per_minute,
+                tokens_per_day=row.tokens_per_day,
+            ),
+        )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class KeyService:
+    def __init__(self, database: Database, deployment: Deployment, cache_seconds: float) -> None:
+        self.database = database
+        self.deployment = deployment
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal | AuthenticationFailed]] = {}
+
+    async def create(
+        self,
+        *,
+        tenant: str,
+        role: str,
+        clearance: str | None = None,
+        expires_in_days: float | None = None,
+        name: str = "",
+        limits: Limits | None = None,
+    ) -> tuple[KeyInfo, str]:
+        """Create a key; returns its description and the secret, which is never stored nor shown again."""
+        tenant_config = self.deployment.tenant(tenant)
+        if tenant_config is None:
+            known = ", ".join(t.name for t in self.deployment.tenants) or "none"
+            raise NotFound(f"unknown tenant {tenant!r} (tenants: {known})", param="tenant")
+        try:
+            key_role = Role(role)
+        except ValueError:
+            known = ", ".join(r.value for r in Role)
+            raise InvalidRequest(f"unknown role {role!r}: expected one of {known}", param="role") from None
+        ceiling = self.deployment.ceiling(tenant_config.max_classification)
+        clearance = clearance or self.deployment.classification_levels[0]
+        if clearance not in self.deployment.classification_levels:
+            known = ", ".join(self.deployment.classification_levels)
+            raise InvalidRequest(f"unknown clearance {clearance!r}: expected one of {known}", param="clearance")
+        if self.deployment.rank(clearance) > self.deployment.rank(ceiling):
+            raise InvalidRequest(
+                f"clearance {clearance} is above tenant {tenant!r}'s ceiling {ceiling}", param="clearance"
+            )
+        if expires_in_days is not None and expires_in_days <= 0:
+            raise InvalidRequest("expires_in_days must be positive", param="expires_in_days")
+        limits = limits or Limits()
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        row = ApiKeyRow(
+            id=secrets.token_hex(8),
+            tenant=tenant,
+            name=name,
+            role=key_role.value,
+            clearance=clearance,
+            key_hash=hash_key(secret),
+            prefix=secret[: len(KEY_PREFIX) + 4],
+            created_at=now,
+            expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+            revoked_at=None,
+            **limits.model_dump(),
+        )
+        async with self.database.session() as session, session.begin():
+            KeyRepository(session).add(row)
+        return KeyInfo.of(row), secret
+
+    async def list(self, tenant: str | None = None) -> list[KeyInfo]:
+        async with self.database.session() as session:
+            return [KeyInfo.of(row) for row in await KeyRepository(session).list(tenant)]
+
+    async def revoke(self, key_id: str, tenant: str | None = None) -> KeyInfo:
+        """Revoke a key; with `tenant`, only a key of that tenant (an admin cannot reach another's)."""
+        async with self.database.session() as session, session.begin():
+            keys = KeyRepository(session)
+            row = await keys.by_id(key_id)
+            if row is None or (tenant is not None and row.tenant != tenant):
+                raise NotFound(f"no key with id {key_id!r}", param="key_id")
+            await keys.revoke(key_id, datetime.now(UTC))
+            await session.refresh(row)
+            info = KeyInfo.of(row)
+        self._cache = {h: entry for h, entry in self._cache.items() if _key_id(entry[1]) != key_id}
+        return info
+
+    async def authenticate(self, secret: str | None) -> Principal:
+        if not secret:
+            raise AuthenticationFailed(
+                "missing API key: send it as `Authorization: Bearer <key>`", code="missing_api_key"
+            )
+        key_hash = hash_key(secret)
+        now = time.monotonic()
+        cached = self._cache.get(key_hash)
+        if cached is None or cached[0] < now:
+            cached = (now + self.cache_seconds, await self._verify(key_hash))
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key_hash] = cached
+        outcome = cached[1]
+        if isinstance(outcome, AuthenticationFailed):
+            raise outcome
+        return outcome
+
+    async def _verify(self, key_hash: str) -> Principal | AuthenticationFailed:
+        async with self.database.session() as session:
+            row = await KeyRepository(session).by_hash(key_hash)
+        if row is None:
+            return AuthenticationFailed("invalid API key")
+        if row.revoked_at is not None:
+            return AuthenticationFailed("this API key was revoked", code="revoked_api_key")
+        if row.expires_at is not None and _aware(row.expires_at) <= datetime.now(UTC):
+            return AuthenticationFailed("this API key has expired", code="expired_api_key")
+        tenant = self.deployment.tenant(row.tenant)
+        if tenant is None:
+            return AuthenticationFailed(
+                f"tenant {row.tenant!r} is no longer configured on this site", code="unknown_tenant"
+            )
+        info = KeyInfo.of(row)
+        return Principal(
+            key_id=row.id,
+            key_prefix=row.prefix,
+            tenant=tenant,
+            role=Role(row.role),
+            clearance=row.clearance,
+            buckets=(*buckets(f"key:{row.id}", info.limits), *buckets(f"tenant:{tenant.name}", tenant.limits)),
+        )
+
+
+def _key_id(outcome: Principal | AuthenticationFailed) -> str | None:
+    return outcome.key_id if isinstance(outcome, Principal) else None

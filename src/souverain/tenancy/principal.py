@@ -1,0 +1,29 @@
+"""The authenticated caller of a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from souverain.config import TenantConfig
+from souverain.tenancy.limits.base import Bucket
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # manages its tenant's keys, and calls models
+    MEMBER = "member"  # calls models
+    AUDITOR = "auditor"  # reads records; never calls models
+
+    @property
+    def calls_models(self) -> bool:
+        return self in (Role.ADMIN, Role.MEMBER)
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    key_prefix: str
+    tenant: TenantConfig
+    role: Role
+    clearance: str
+    buckets: tuple[Bucket, ...]  # the limits that apply to each of its requests: its key's, its tenant's

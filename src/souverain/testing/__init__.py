@@ -1,0 +1,1 @@
+"""Test doubles that stand in for things outside souverain (remote model servers), as real servers."""

@@ -1,1 +1,3 @@
 """souverain: a sovereign gateway for large language models."""
+
+__version__ = "0.1.0"

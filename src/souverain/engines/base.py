@@ -46,6 +46,7 @@ class Chunk:
 
     data: bytes
     usage: Usage | None = None
+    usage_only: bool = False  # the final usage report (no choices), sent on only if the caller asked
 
 
 class BackendFailure(Exception):

@@ -145,7 +145,8 @@ def _parse_event_line(line: bytes) -> Chunk | None:
         raise BackendFailure("malformed event stream: data is not a JSON object")
     if "error" in event:
         raise BackendFailure("backend reported an error mid-stream")
-    return Chunk(data, Usage.of(event.get("usage")))
+    usage = Usage.of(event.get("usage"))
+    return Chunk(data, usage, usage_only=usage is not None and not event.get("choices"))
 
 
 def _usage_of(body: bytes) -> Usage:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,3 +36,8 @@ def kind_infos() -> dict[str, KindInfo]:
 
 def build_engine(backend: BackendConfig, settings: Settings) -> Engine:
     return KINDS[backend.kind].build(backend, settings)
+
+
+def llama_available() -> bool:
+    """Whether the `llama` extra (llama-cpp-python) is installed."""
+    return importlib.util.find_spec("llama_cpp") is not None

@@ -1,0 +1,57 @@
+"""What routes get from the composition root, and the authentication every protected route needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from souverain.config import Deployment, Settings
+from souverain.errors import PermissionDenied
+from souverain.gateway.metrics import Metrics
+from souverain.gateway.pipeline import Gateway
+from souverain.gateway.router import Router
+from souverain.store.database import Database
+from souverain.tenancy.keys import KeyService
+from souverain.tenancy.principal import Principal, Role
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    deployment: Deployment
+    database: Database
+    keys: KeyService
+    router: Router
+    gateway: Gateway
+    metrics: Metrics
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key made by `souverain keys create`.")
+
+
+async def principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    secret = credentials.credentials if credentials else None
+    found = await services(request).keys.authenticate(secret)
+    request.state.principal = found
+    return found
+
+
+async def admin(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    if caller.role is not Role.ADMIN:
+        raise PermissionDenied("this route needs a key with the admin role")
+    return caller
+
+
+CurrentPrincipal = Annotated[Principal, Depends(principal)]
+CurrentAdmin = Annotated[Principal, Depends(admin)]
+ServicesDep = Annotated[Services, Depends(services)]

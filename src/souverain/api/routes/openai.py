@@ -1,0 +1,95 @@
+"""The OpenAI-compatible endpoints: models, chat completions (whole or streamed), embeddings.
+
+Bodies are parsed once with orjson and validated with the pydantic models, but the parsed dict is what
+travels on, so parameters souverain does not know reach the backend unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, ValidationError
+
+from souverain.api.deps import CurrentPrincipal, ServicesDep
+from souverain.api.errors import validation_error
+from souverain.api.schemas import ChatCompletionRequest, EmbeddingsRequest, Model, ModelList, error_responses
+from souverain.errors import InvalidRequest
+from souverain.gateway.router import Backend
+
+router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
+
+_ERRORS = error_responses(400, 401, 403, 404, 413, 429, 503)
+_STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+_REF = "#/components/schemas/{model}"
+# The bodies are parsed by hand (see the module docstring), so their schemas are given to OpenAPI here;
+# app.py adds these definitions to the document's components.
+SCHEMAS: dict[str, Any] = {
+    model.__name__: model.model_json_schema(ref_template=_REF) for model in (ChatCompletionRequest, EmbeddingsRequest)
+}
+for _schema in list(SCHEMAS.values()):
+    SCHEMAS.update(_schema.pop("$defs", {}))
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    reference = {"$ref": _REF.format(model=model.__name__)}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": reference}}}}
+
+
+async def _parse(request: Request, schema: type[BaseModel]) -> dict[str, Any]:
+    body = await request.body()
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidRequest(f"the body is not valid JSON ({error.msg} at character {error.pos})") from None
+    if not isinstance(payload, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    try:
+        schema.model_validate(payload)
+    except ValidationError as error:
+        raise validation_error(error) from None
+    return payload
+
+
+def _routing_headers(backend: Backend) -> dict[str, str]:
+    return {"X-Souverain-Backend": backend.name, "X-Souverain-Jurisdiction": backend.jurisdiction}
+
+
+@router.get("/models", response_model=ModelList, responses=_ERRORS)
+async def list_models(principal: CurrentPrincipal, services: ServicesDep) -> ModelList:
+    """The models this key's tenant may use and that a backend within its residency serves."""
+    models = services.router.models_for(principal.tenant)
+    return ModelList(data=[Model(id=model, owned_by=services.deployment.site.name) for model in models])
+
+
+@router.post(
+    "/chat/completions",
+    responses={200: {"description": "A chat completion, or server-sent events when `stream` is true."}, **_ERRORS},
+    openapi_extra=_body_schema(ChatCompletionRequest),
+)
+async def chat_completions(request: Request, principal: CurrentPrincipal, services: ServicesDep) -> Response:
+    payload = await _parse(request, ChatCompletionRequest)
+    gateway = services.gateway
+    level = gateway.classify(principal, request.headers.get("x-classification"))
+    if payload.get("stream"):
+        stream = await gateway.stream_chat(principal, payload, level)
+        return StreamingResponse(
+            stream.events,
+            media_type="text/event-stream",
+            headers={**_STREAM_HEADERS, **_routing_headers(stream.backend)},
+        )
+    answer = await gateway.chat(principal, payload, level)
+    return Response(answer.completion.body, media_type="application/json", headers=_routing_headers(answer.backend))
+
+
+@router.post("/embeddings", responses=_ERRORS, openapi_extra=_body_schema(EmbeddingsRequest))
+async def embeddings(request: Request, principal: CurrentPrincipal, services: ServicesDep) -> Response:
+    payload = await _parse(request, EmbeddingsRequest)
+    level = services.gateway.classify(principal, request.headers.get("x-classification"))
+    answer = await services.gateway.embed(principal, payload, level)
+    return Response(answer.completion.body, media_type="application/json", headers=_routing_headers(answer.backend))
+

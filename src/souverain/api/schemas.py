@@ -1,0 +1,116 @@
+"""Request and response bodies of the API (OpenAI's protocol, and souverain's admin API)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Open(BaseModel):
+    # Unknown fields are kept and passed to the backend: servers such as vLLM accept extra parameters.
+    model_config = ConfigDict(extra="allow")
+
+
+class TextPart(_Open):
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(_Open):
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[TextPart] | None = None
+
+
+class StreamOptions(_Open):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(_Open):
+    model: str = Field(min_length=1, max_length=256)
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    n: int | None = Field(None, ge=1, le=128)
+
+
+class EmbeddingsRequest(_Open):
+    model: str = Field(min_length=1, max_length=256)
+    input: str | list[str] | list[int] | list[list[int]]
+    encoding_format: Literal["float", "base64"] | None = None
+    dimensions: int | None = Field(None, ge=1)
+    input_type: Literal["query", "passage", "document"] | None = Field(
+        None, description="souverain extension: the embedded e5 model's prefix (default `query`)."
+    )
+
+
+class Model(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Model]
+
+
+class KeyLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requests_per_minute: int | None = Field(None, ge=1)
+    requests_per_day: int | None = Field(None, ge=1)
+    tokens_per_minute: int | None = Field(None, ge=1)
+    tokens_per_day: int | None = Field(None, ge=1)
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str = Field(description="admin, member or auditor.")
+    clearance: str | None = Field(None, description="Highest classification the key may use.")
+    expires_in_days: float | None = Field(None, gt=0)
+    name: str = Field("", max_length=200, description="A label to recognise the key by.")
+    limits: KeyLimits = Field(default_factory=KeyLimits)
+
+
+class Key(BaseModel):
+    id: str
+    tenant: str
+    name: str
+    role: str
+    clearance: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    limits: KeyLimits
+
+
+class CreatedKey(Key):
+    key: str = Field(description="The secret. Shown once; store it now.")
+
+
+class KeyList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Key]
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error envelope, so clients see what each route may answer."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {name: {"type": ["string", "null"]} for name in ("message", "type", "param", "code")},
+            }
+        },
+    }
+    return {status: {"description": "Error", "content": {"application/json": {"schema": schema}}} for status in statuses}

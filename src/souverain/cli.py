@@ -1,0 +1,244 @@
+"""The `souverain` command: serve the gateway, manage keys, check and document the configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from souverain import __version__, logs
+from souverain.app import DEMO_TENANT, create_app, load
+from souverain.config import Deployment, Limits, Settings
+from souverain.docs import render_configuration
+from souverain.errors import ConfigError, SouverainError
+from souverain.store.database import Database
+from souverain.tenancy.keys import KeyService
+from souverain.tenancy.tenants import sync_tenants
+
+T = TypeVar("T")
+
+app = typer.Typer(help="souverain: a sovereign gateway for large language models.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+config_app = typer.Typer(help="Check the deployment file and document the configuration.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(config_app, name="config")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Deployment file (YAML). Default: $SOUVERAIN_CONFIG, else the demo."),
+]
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    settings = Settings()
+    updates = {name: value for name, value in overrides.items() if value is not None}
+    if config is not None:
+        updates["config"] = config
+    return settings.model_copy(update=updates) if updates else settings
+
+
+def _deployment(settings: Settings) -> Deployment:
+    try:
+        return load(settings)
+    except ConfigError as error:
+        err.print(f"[red]invalid configuration[/red] {error.message}")
+        raise typer.Exit(2) from None
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(work)
+    except ConfigError as error:
+        err.print(f"[red]invalid configuration[/red] {error.message}")
+        raise typer.Exit(2) from None
+    except SouverainError as error:
+        err.print(f"[red]error:[/red] {error.message}")
+        raise typer.Exit(1) from None
+
+
+async def _with_keys(settings: Settings, deployment: Deployment, action: Any) -> Any:
+    database = Database(settings.sqlalchemy_url())
+    try:
+        await asyncio.to_thread(database.migrate)
+        await sync_tenants(database, deployment)
+        return await action(KeyService(database, deployment, settings.key_cache_seconds))
+    finally:
+        await database.close()
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on. Default: $SOUVERAIN_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on. Default: $SOUVERAIN_PORT.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Server processes. Default: $SOUVERAIN_WORKERS.")] = None,
+) -> None:
+    """Serve the OpenAI-compatible API (the demo tenant on embedded engines without a deployment file)."""
+    import uvicorn
+
+    settings = _settings(config, host=host, port=port, workers=workers)
+    deployment = _deployment(settings)
+    logs.configure(settings.log_level)
+    _run(_prepare_store(settings, deployment))
+    _print_banner(settings, deployment)
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+    }
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings, deployment), **options)
+        return
+    # Worker processes rebuild the app from the environment.
+    for name, value in settings.model_dump(exclude_none=True).items():
+        os.environ[f"SOUVERAIN_{name.upper()}"] = str(value)
+    uvicorn.run("souverain.app:app_from_environment", factory=True, workers=settings.workers, **options)
+
+
+async def _prepare_store(settings: Settings, deployment: Deployment) -> None:
+    database = Database(settings.sqlalchemy_url())
+    try:
+        await asyncio.to_thread(database.migrate)
+        await sync_tenants(database, deployment)
+    finally:
+        await database.close()
+
+
+def _print_banner(settings: Settings, deployment: Deployment) -> None:
+    out.print(f"souverain {__version__}: site {deployment.site.name} ({deployment.site.jurisdiction})")
+    for backend in deployment.backends:
+        out.print(
+            f"  backend {backend.name}: {backend.kind}, {deployment.jurisdiction_of(backend)}, "
+            f"models {', '.join(backend.models)}"
+        )
+    out.print(f"  tenants: {', '.join(tenant.name for tenant in deployment.tenants) or 'none'}")
+    if settings.config is None:
+        out.print(
+            f"No deployment file given: serving the [bold]{DEMO_TENANT}[/bold] tenant on embedded engines.\n"
+            f"Make its first key with:  souverain keys create --tenant {DEMO_TENANT} --role admin"
+        )
+    out.print(f"Listening on http://{settings.host}:{settings.port}  (API docs at /docs)")
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant the key belongs to.")],
+    role: Annotated[str, typer.Option(help="admin, member or auditor.")],
+    clearance: Annotated[str | None, typer.Option(help="Highest classification level. Default: the lowest.")] = None,
+    expires_in: Annotated[float | None, typer.Option(help="Days until the key expires. Default: never.")] = None,
+    name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "",
+    requests_per_minute: Annotated[int | None, typer.Option(help="Limit for this key.")] = None,
+    requests_per_day: Annotated[int | None, typer.Option(help="Limit for this key.")] = None,
+    tokens_per_minute: Annotated[int | None, typer.Option(help="Limit for this key.")] = None,
+    tokens_per_day: Annotated[int | None, typer.Option(help="Limit for this key.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create a key. It is printed once, alone on the last line; only its hash is stored."""
+    settings = _settings(config)
+    deployment = _deployment(settings)
+    limits = Limits(
+        requests_per_minute=requests_per_minute,
+        requests_per_day=requests_per_day,
+        tokens_per_minute=tokens_per_minute,
+        tokens_per_day=tokens_per_day,
+    )
+
+    async def create(keys: KeyService) -> Any:
+        return await keys.create(
+            tenant=tenant, role=role, clearance=clearance, expires_in_days=expires_in, name=name, limits=limits
+        )
+
+    info, secret = _run(_with_keys(settings, deployment, create))
+    expiry = info.expires_at.isoformat(timespec="seconds") if info.expires_at else "never"
+    out.print(f"Created key {info.id} for tenant {info.tenant}: role {info.role}, clearance {info.clearance}, "
+              f"expires {expiry}.")
+    out.print("Store it now: it is not shown again.")
+    print(secret)
+
+
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """List keys (never their secrets)."""
+    settings = _settings(config)
+
+    async def list_keys(keys: KeyService) -> Any:
+        return await keys.list(tenant)
+
+    infos = _run(_with_keys(settings, _deployment(settings), list_keys))
+    table = Table("id", "tenant", "name", "role", "clearance", "prefix", "created", "expires", "status")
+    for info in infos:
+        status = "revoked" if info.revoked_at else "active"
+        table.add_row(
+            info.id,
+            info.tenant,
+            info.name,
+            info.role,
+            info.clearance,
+            info.prefix + "…",
+            info.created_at.strftime("%Y-%m-%d %H:%M"),
+            info.expires_at.strftime("%Y-%m-%d %H:%M") if info.expires_at else "never",
+            status,
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see `keys list`).")], config: ConfigOption = None) -> None:
+    """Revoke a key: it stops working at once here, and within SOUVERAIN_KEY_CACHE_SECONDS elsewhere."""
+    settings = _settings(config)
+
+    async def revoke(keys: KeyService) -> Any:
+        return await keys.revoke(key_id)
+
+    info = _run(_with_keys(settings, _deployment(settings), revoke))
+    out.print(f"Revoked key {info.id} of tenant {info.tenant}.")
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate the deployment file; exit 2 naming every problem."""
+    settings = _settings(config)
+    deployment = _deployment(settings)
+    out.print(
+        f"{settings.config or 'demo deployment'}: valid ({len(deployment.backends)} backends, "
+        f"{len(deployment.tenants)} tenants)"
+    )
+
+
+@config_app.command("docs")
+def config_docs(
+    output: Annotated[Path, typer.Option(help="Where to write the reference.")] = Path("docs/configuration.md"),
+) -> None:
+    """Regenerate the configuration reference from the settings and the deployment schema."""
+    output.write_text(render_configuration(), encoding="utf-8")
+    out.print(f"wrote {output}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

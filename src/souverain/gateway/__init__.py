@@ -1,0 +1,1 @@
+"""The request pipeline and the residency-aware router."""

@@ -1,0 +1,43 @@
+"""Prometheus metrics of the gateway, in a registry of the app's own (no global state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ["tenant", "model", "backend"]
+        self.requests = Counter(
+            "souverain_requests", "Model calls by outcome.", [*labels, "endpoint", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "souverain_request_duration_seconds",
+            "Time from request to the end of the response.",
+            [*labels, "endpoint"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.time_to_first_token = Histogram(
+            "souverain_time_to_first_token_seconds",
+            "Time from request to the first streamed chunk.",
+            labels,
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "souverain_tokens", "Tokens processed.", [*labels, "kind"], registry=self.registry
+        )
+        self.backend_failures = Counter(
+            "souverain_backend_failures", "Failed attempts on a backend.", ["backend", "reason"], registry=self.registry
+        )
+        self.circuit_open = Gauge(
+            "souverain_backend_circuit_open", "1 while a backend's circuit is open.", ["backend"], registry=self.registry
+        )
+        self.rejections = Counter(
+            "souverain_rejections", "Requests refused before any backend, by code.", ["tenant", "code"],
+            registry=self.registry,
+        )

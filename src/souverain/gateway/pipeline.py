@@ -1,0 +1,217 @@
+"""The request pipeline for one model call: authorise, classify, limit, route with failover, measure.
+
+Authentication happens before (the HTTP layer turns a key into a Principal); later steps of DESIGN.md
+(protect, restore and mark, record) hook in here as they are built.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
+
+from souverain.config import Deployment
+from souverain.engines.base import BackendFailure, Capability, Chunk, Completion, Usage
+from souverain.errors import (
+    BackendUnavailable,
+    ClassificationViolation,
+    InvalidRequest,
+    PermissionDenied,
+    UpstreamRejected,
+)
+from souverain.gateway.metrics import Metrics
+from souverain.gateway.router import Backend, Router
+from souverain.tenancy.limits.base import RateLimiter
+from souverain.tenancy.principal import Principal
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Answer:
+    completion: Completion
+    backend: Backend
+
+
+@dataclass(frozen=True)
+class Stream:
+    backend: Backend
+    events: AsyncIterator[bytes]  # server-sent events, framed and ready to send
+
+
+class Gateway:
+    def __init__(self, deployment: Deployment, router: Router, limiter: RateLimiter, metrics: Metrics) -> None:
+        self.deployment = deployment
+        self.router = router
+        self.limiter = limiter
+        self.metrics = metrics
+
+    # --- policy -------------------------------------------------------------------------------------
+    def classify(self, principal: Principal, declared: str | None) -> str:
+        """The request's classification: the declared level (default the lowest), within the key's clearance."""
+        levels = self.deployment.classification_levels
+        level = declared or levels[0]
+        if level not in levels:
+            raise InvalidRequest(
+                f"unknown classification {level!r} in X-Classification: expected one of {', '.join(levels)}",
+                param="X-Classification",
+            )
+        if self.deployment.rank(level) > self.deployment.rank(principal.clearance):
+            raise ClassificationViolation(
+                f"X-Classification {level} is above this key's clearance {principal.clearance}",
+                param="X-Classification",
+            )
+        return level
+
+    async def _admit(self, principal: Principal) -> None:
+        if not principal.role.calls_models:
+            raise PermissionDenied(f"role {principal.role.value!r} may not call models", code="role_not_allowed")
+        if principal.buckets:
+            await self.limiter.admit(principal.buckets, time.time())
+
+    # --- calls --------------------------------------------------------------------------------------
+    async def chat(self, principal: Principal, payload: dict[str, Any], level: str) -> Answer:
+        return await self._whole(
+            principal, payload, level, Capability.CHAT, lambda backend: backend.engine.complete(payload)
+        )
+
+    async def embed(self, principal: Principal, payload: dict[str, Any], level: str) -> Answer:
+        return await self._whole(
+            principal, payload, level, Capability.EMBEDDINGS, lambda backend: backend.engine.embed(payload)
+        )
+
+    async def _whole(
+        self,
+        principal: Principal,
+        payload: dict[str, Any],
+        level: str,
+        capability: Capability,
+        call: Callable[[Backend], Awaitable[Completion]],
+    ) -> Answer:
+        model = payload["model"]
+        endpoint = capability.value
+        candidates = self.router.candidates(principal.tenant, model, capability, level)
+        await self._admit(principal)
+        started = time.perf_counter()
+        completion, backend = await self._failover(candidates, model, call, release=True)
+        labels = (principal.tenant.name, model, backend.name)
+        self.metrics.latency.labels(*labels, endpoint).observe(time.perf_counter() - started)
+        self.metrics.requests.labels(*labels, endpoint, "ok").inc()
+        await self._count(principal, labels, completion.usage)
+        return Answer(completion, backend)
+
+    async def stream_chat(self, principal: Principal, payload: dict[str, Any], level: str) -> Stream:
+        model = payload["model"]
+        candidates = self.router.candidates(principal.tenant, model, Capability.CHAT, level)
+        await self._admit(principal)
+        started = time.perf_counter()
+        wants_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+        # Always ask for usage, so limits and metrics count streamed tokens too.
+        upstream = {**payload, "stream_options": {**(payload.get("stream_options") or {}), "include_usage": True}}
+
+        async def open_stream(backend: Backend) -> tuple[AsyncIterator[Chunk], Chunk]:
+            chunks = backend.engine.stream(upstream)
+            try:
+                return chunks, await anext(chunks)
+            except StopAsyncIteration:
+                raise BackendFailure("empty stream") from None
+            except BaseException:
+                await _close(chunks)
+                raise
+
+        (chunks, first), backend = await self._failover(candidates, model, open_stream, release=False)
+        labels = (principal.tenant.name, model, backend.name)
+        self.metrics.time_to_first_token.labels(*labels).observe(time.perf_counter() - started)
+        events = self._relay(principal, backend, labels, chunks, first, wants_usage, started)
+        return Stream(backend, events)
+
+    async def _relay(
+        self,
+        principal: Principal,
+        backend: Backend,
+        labels: tuple[str, str, str],
+        chunks: AsyncIterator[Chunk],
+        first: Chunk,
+        wants_usage: bool,
+        started: float,
+    ) -> AsyncIterator[bytes]:
+        usage: Usage | None = None
+        status = "cancelled"
+        try:
+            chunk: Chunk | None = first
+            while chunk is not None:
+                usage = chunk.usage or usage
+                if wants_usage or not chunk.usage_only:
+                    yield b"data: " + chunk.data + b"\n\n"
+                chunk = await anext(chunks, None)
+            yield b"data: [DONE]\n\n"
+            status = "ok"
+        except BackendFailure as failure:
+            # Bytes are already with the caller: no failover now, end the stream with an error event.
+            self._failed(backend, failure)
+            status = "stream_error"
+            error = {"message": f"the backend failed mid-stream ({failure})", "type": "api_error"}
+            error["code"] = "backend_stream_error"
+            yield b"data: " + orjson.dumps({"error": error}) + b"\n\n"
+        finally:
+            backend.in_flight -= 1
+            await _close(chunks)
+            self.metrics.latency.labels(*labels, Capability.CHAT.value).observe(time.perf_counter() - started)
+            self.metrics.requests.labels(*labels, Capability.CHAT.value, status).inc()
+            if usage is not None:
+                await self._count(principal, labels, usage)
+
+    async def _failover(
+        self,
+        candidates: list[Backend],
+        model: str,
+        call: Callable[[Backend], Awaitable[T]],
+        *,
+        release: bool,
+    ) -> tuple[T, Backend]:
+        """Try the candidates in order until one answers; `release=False` keeps it counted as busy."""
+        for backend in candidates:
+            if not backend.breaker.available():
+                continue
+            backend.breaker.begin()
+            backend.in_flight += 1
+            try:
+                result = await call(backend)
+            except BackendFailure as failure:
+                backend.in_flight -= 1
+                self._failed(backend, failure)
+                continue
+            except UpstreamRejected:
+                backend.in_flight -= 1
+                backend.breaker.succeeded()  # it answered: the request was wrong, not the backend
+                raise
+            except BaseException:
+                backend.in_flight -= 1
+                backend.breaker.probing = False
+                raise
+            if release:
+                backend.in_flight -= 1
+            backend.breaker.succeeded()
+            self.metrics.circuit_open.labels(backend.name).set(0)
+            return result, backend
+        raise BackendUnavailable(f"no backend allowed for model {model!r} could answer; retry later")
+
+    def _failed(self, backend: Backend, failure: BackendFailure) -> None:
+        backend.breaker.failed()
+        self.metrics.backend_failures.labels(backend.name, str(failure)).inc()
+        self.metrics.circuit_open.labels(backend.name).set(0 if backend.breaker.available() else 1)
+
+    async def _count(self, principal: Principal, labels: tuple[str, str, str], usage: Usage) -> None:
+        self.metrics.tokens.labels(*labels, "prompt").inc(usage.prompt_tokens)
+        self.metrics.tokens.labels(*labels, "completion").inc(usage.completion_tokens)
+        if any(bucket.max_tokens for bucket in principal.buckets):
+            await self.limiter.add_tokens(principal.buckets, usage.total_tokens, time.time())
+
+
+async def _close(chunks: AsyncIterator[Chunk]) -> None:
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        await close()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from souverain.api.deps import ServicesDep
+from souverain.api.errors import json_response
 
 router = APIRouter(tags=["Operations"])
 
@@ -18,7 +19,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(services: ServicesDep) -> ORJSONResponse:
+async def readyz(services: ServicesDep) -> Response:
     """Ready to serve: the store answers and at least one backend's circuit is not open."""
     checks: dict[str, str] = {}
     try:
@@ -29,7 +30,7 @@ async def readyz(services: ServicesDep) -> ORJSONResponse:
     healthy = [backend.name for backend in services.router.backends if backend.breaker.available()]
     checks["backends"] = f"{len(healthy)} of {len(services.router.backends)} available"
     ready = checks["store"] == "ok" and bool(healthy)
-    return ORJSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
 
 
 @router.get("/metrics")

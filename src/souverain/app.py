@@ -48,7 +48,9 @@ def demo_deployment() -> Deployment:
     chat_model = packaged_model_path()
     if chat_model is not None and registry.llama_available():
         backends.append(
-            BackendConfig(name="embedded-smollm2", kind="llamacpp", path=chat_model, models=[EMBEDDED_CHAT_MODEL])
+            BackendConfig(
+                name="embedded-smollm2", kind="llamacpp", path=chat_model, models=[EMBEDDED_CHAT_MODEL]
+            )
         )
     models = [model for backend in backends for model in backend.models]
     return Deployment(

@@ -26,7 +26,9 @@ T = TypeVar("T")
 
 app = typer.Typer(help="souverain: a sovereign gateway for large language models.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
-config_app = typer.Typer(help="Check the deployment file and document the configuration.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Check the deployment file and document the configuration.", no_args_is_help=True
+)
 app.add_typer(keys_app, name="keys")
 app.add_typer(config_app, name="config")
 
@@ -81,7 +83,9 @@ def serve(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on. Default: $SOUVERAIN_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on. Default: $SOUVERAIN_PORT.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Server processes. Default: $SOUVERAIN_WORKERS.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Server processes. Default: $SOUVERAIN_WORKERS.")
+    ] = None,
 ) -> None:
     """Serve the OpenAI-compatible API (the demo tenant on embedded engines without a deployment file)."""
     import uvicorn
@@ -138,8 +142,12 @@ def _print_banner(settings: Settings, deployment: Deployment) -> None:
 def keys_create(
     tenant: Annotated[str, typer.Option(help="Tenant the key belongs to.")],
     role: Annotated[str, typer.Option(help="admin, member or auditor.")],
-    clearance: Annotated[str | None, typer.Option(help="Highest classification level. Default: the lowest.")] = None,
-    expires_in: Annotated[float | None, typer.Option(help="Days until the key expires. Default: never.")] = None,
+    clearance: Annotated[
+        str | None, typer.Option(help="Highest classification level. Default: the lowest.")
+    ] = None,
+    expires_in: Annotated[
+        float | None, typer.Option(help="Days until the key expires. Default: never.")
+    ] = None,
     name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "",
     requests_per_minute: Annotated[int | None, typer.Option(help="Limit for this key.")] = None,
     requests_per_day: Annotated[int | None, typer.Option(help="Limit for this key.")] = None,
@@ -159,13 +167,20 @@ def keys_create(
 
     async def create(keys: KeyService) -> Any:
         return await keys.create(
-            tenant=tenant, role=role, clearance=clearance, expires_in_days=expires_in, name=name, limits=limits
+            tenant=tenant,
+            role=role,
+            clearance=clearance,
+            expires_in_days=expires_in,
+            name=name,
+            limits=limits,
         )
 
     info, secret = _run(_with_keys(settings, deployment, create))
     expiry = info.expires_at.isoformat(timespec="seconds") if info.expires_at else "never"
-    out.print(f"Created key {info.id} for tenant {info.tenant}: role {info.role}, clearance {info.clearance}, "
-              f"expires {expiry}.")
+    out.print(
+        f"Created key {info.id} for tenant {info.tenant}: role {info.role}, clearance {info.clearance}, "
+        f"expires {expiry}."
+    )
     out.print("Store it now: it is not shown again.")
     print(secret)
 
@@ -200,7 +215,10 @@ def keys_list(
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see `keys list`).")], config: ConfigOption = None) -> None:
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (see `keys list`).")],
+    config: ConfigOption = None,
+) -> None:
     """Revoke a key: it stops working at once here, and within SOUVERAIN_KEY_CACHE_SECONDS elsewhere."""
     settings = _settings(config)
 
@@ -224,7 +242,9 @@ def config_check(config: ConfigOption = None) -> None:
 
 @config_app.command("docs")
 def config_docs(
-    output: Annotated[Path, typer.Option(help="Where to write the reference.")] = Path("docs/configuration.md"),
+    output: Annotated[Path, typer.Option(help="Where to write the reference.")] = Path(
+        "docs/configuration.md"
+    ),
 ) -> None:
     """Regenerate the configuration reference from the settings and the deployment schema."""
     output.write_text(render_configuration(), encoding="utf-8")

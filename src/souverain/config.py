@@ -241,13 +241,17 @@ def _check_backend(
                 )
             )
     elif backend.jurisdiction is None:
-        problems.append(Problem(f"{path}.jurisdiction", "a remote backend must declare where it processes data"))
+        problems.append(
+            Problem(f"{path}.jurisdiction", "a remote backend must declare where it processes data")
+        )
     else:
         problem = jurisdictions.problem_with_code(backend.jurisdiction, groups_allowed=False)
         if problem:
             problems.append(Problem(f"{path}.jurisdiction", problem))
     if backend.api_key_env and backend.api_key_env not in os.environ:
-        problems.append(Problem(f"{path}.api_key_env", f"environment variable {backend.api_key_env} is not set"))
+        problems.append(
+            Problem(f"{path}.api_key_env", f"environment variable {backend.api_key_env} is not set")
+        )
     return problems
 
 
@@ -278,8 +282,7 @@ def _check_tenant(path: str, tenant: TenantConfig, deployment: Deployment) -> li
             problems.append(
                 Problem(
                     f"{path}.models[{index}]",
-                    f"model {model!r} is served only in {where}, outside the residency "
-                    f"{tenant.residency}",
+                    f"model {model!r} is served only in {where}, outside the residency {tenant.residency}",
                 )
             )
     return problems

@@ -92,7 +92,8 @@ def _schema_table(model: type[BaseModel]) -> list[str]:
     lines = ["| key | type | default | what it says |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
         lines.append(
-            f"| `{name}` | {_cell(_type_name(field))} | {_cell(_default(field))} | {_cell(field.description or '')} |"
+            f"| `{name}` | {_cell(_type_name(field))} | {_cell(_default(field))} "
+            f"| {_cell(field.description or '')} |"
         )
     return lines
 

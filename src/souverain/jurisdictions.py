@@ -11,7 +11,7 @@ from functools import cache
 import pycountry
 
 EU_MEMBER_STATES = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()  # noqa: SIM905
 )
 EEA_MEMBER_STATES = EU_MEMBER_STATES | {"IS", "LI", "NO"}
 GROUPS: dict[str, frozenset[str]] = {"EU": EU_MEMBER_STATES, "EEA": EEA_MEMBER_STATES}

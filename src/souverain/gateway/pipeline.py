@@ -43,7 +43,9 @@ class Stream:
 
 
 class Gateway:
-    def __init__(self, deployment: Deployment, router: Router, limiter: RateLimiter, metrics: Metrics) -> None:
+    def __init__(
+        self, deployment: Deployment, router: Router, limiter: RateLimiter, metrics: Metrics
+    ) -> None:
         self.deployment = deployment
         self.router = router
         self.limiter = limiter
@@ -51,7 +53,7 @@ class Gateway:
 
     # --- policy -------------------------------------------------------------------------------------
     def classify(self, principal: Principal, declared: str | None) -> str:
-        """The request's classification: the declared level (default the lowest), within the key's clearance."""
+        """The request's level: the declared one (default the lowest), never above the key's clearance."""
         levels = self.deployment.classification_levels
         level = declared or levels[0]
         if level not in levels:
@@ -68,7 +70,9 @@ class Gateway:
 
     async def _admit(self, principal: Principal) -> None:
         if not principal.role.calls_models:
-            raise PermissionDenied(f"role {principal.role.value!r} may not call models", code="role_not_allowed")
+            raise PermissionDenied(
+                f"role {principal.role.value!r} may not call models", code="role_not_allowed"
+            )
         if principal.buckets:
             await self.limiter.admit(principal.buckets, time.time())
 
@@ -110,7 +114,10 @@ class Gateway:
         started = time.perf_counter()
         wants_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
         # Always ask for usage, so limits and metrics count streamed tokens too.
-        upstream = {**payload, "stream_options": {**(payload.get("stream_options") or {}), "include_usage": True}}
+        upstream = {
+            **payload,
+            "stream_options": {**(payload.get("stream_options") or {}), "include_usage": True},
+        }
 
         async def open_stream(backend: Backend) -> tuple[AsyncIterator[Chunk], Chunk]:
             chunks = backend.engine.stream(upstream)

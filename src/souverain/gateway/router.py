@@ -47,11 +47,7 @@ class Router:
 
     def models_for(self, tenant: TenantConfig, capability: Capability | None = None) -> list[str]:
         """The tenant's models that at least one backend in its residency serves (healthy or not)."""
-        return [
-            model
-            for model in tenant.models
-            if self._in_residency(tenant, model, capability)
-        ]
+        return [model for model in tenant.models if self._in_residency(tenant, model, capability)]
 
     def _serving(self, model: str, capability: Capability | None) -> list[Backend]:
         return [
@@ -65,7 +61,9 @@ class Router:
         admitted = jurisdictions.expand(tenant.residency)
         return [backend for backend in self._serving(model, capability) if backend.jurisdiction in admitted]
 
-    def candidates(self, tenant: TenantConfig, model: str, capability: Capability, level: str) -> list[Backend]:
+    def candidates(
+        self, tenant: TenantConfig, model: str, capability: Capability, level: str
+    ) -> list[Backend]:
         """The backends policy allows for this request, best first; raises when there are none."""
         key = (tenant.name, model, capability)
         allowed = self._allowed.get(key)
@@ -105,7 +103,9 @@ class Router:
         return allowed
 
 
-def build_backend(deployment: Deployment, config: BackendConfig, engine: Engine, breaker: CircuitBreaker) -> Backend:
+def build_backend(
+    deployment: Deployment, config: BackendConfig, engine: Engine, breaker: CircuitBreaker
+) -> Backend:
     return Backend(
         config=config,
         engine=engine,

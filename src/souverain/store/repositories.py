@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,11 +72,17 @@ class RateCounterRepository:
         self.session = session
 
     def _insert(self) -> sqlite.Insert | postgresql.Insert:
-        dialect = self.session.get_bind().dialect.name
-        return (postgresql if dialect == "postgresql" else sqlite).insert(RateCounterRow)
+        if self.session.get_bind().dialect.name == "postgresql":
+            return postgresql.insert(RateCounterRow)
+        return sqlite.insert(RateCounterRow)
 
     async def take_request(
-        self, scope: str, window_seconds: int, window_start: int, max_requests: int | None, max_tokens: int | None
+        self,
+        scope: str,
+        window_seconds: int,
+        window_start: int,
+        max_requests: int | None,
+        max_tokens: int | None,
     ) -> bool:
         """Count one request unless the window is full; True when it was admitted."""
         table = RateCounterRow.__table__
@@ -113,6 +119,4 @@ class RateCounterRepository:
 
     async def forget_before(self, window_start: int) -> None:
         """Drop windows that ended; called now and then so the table stays small."""
-        await self.session.execute(
-            RateCounterRow.__table__.delete().where(RateCounterRow.window_start < window_start)
-        )
+        await self.session.execute(delete(RateCounterRow).where(RateCounterRow.window_start < window_start))

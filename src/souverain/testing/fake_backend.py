@@ -98,7 +98,11 @@ class FakeBackend:
                     "created": int(time.time()),
                     "model": model,
                     "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
                     ],
                     "usage": {
                         "prompt_tokens": len(words),
@@ -138,7 +142,9 @@ class FakeBackend:
             if (body.get("stream_options") or {}).get("include_usage"):
                 usage = {"prompt_tokens": len(words), "completion_tokens": len(pieces)}
                 usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-                await response.write(b"data: " + orjson.dumps({**base, "choices": [], "usage": usage}) + b"\n\n")
+                await response.write(
+                    b"data: " + orjson.dumps({**base, "choices": [], "usage": usage}) + b"\n\n"
+                )
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
             self.stats.completed_streams += 1
@@ -197,9 +203,7 @@ class FakeBackend:
             loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, host, port)
             loop.run_until_complete(site.start())
-            server = site._server
-            assert server is not None and server.sockets
-            self.port = server.sockets[0].getsockname()[1]
+            self.port = self._runner.addresses[0][1]
             ready.set()
             loop.run_forever()
             loop.run_until_complete(self._runner.cleanup())

@@ -29,7 +29,8 @@ _REF = "#/components/schemas/{model}"
 # The bodies are parsed by hand (see the module docstring), so their schemas are given to OpenAPI here;
 # app.py adds these definitions to the document's components.
 SCHEMAS: dict[str, Any] = {
-    model.__name__: model.model_json_schema(ref_template=_REF) for model in (ChatCompletionRequest, EmbeddingsRequest)
+    model.__name__: model.model_json_schema(ref_template=_REF)
+    for model in (ChatCompletionRequest, EmbeddingsRequest)
 }
 for _schema in list(SCHEMAS.values()):
     SCHEMAS.update(_schema.pop("$defs", {}))
@@ -68,7 +69,10 @@ async def list_models(principal: CurrentPrincipal, services: ServicesDep) -> Mod
 
 @router.post(
     "/chat/completions",
-    responses={200: {"description": "A chat completion, or server-sent events when `stream` is true."}, **_ERRORS},
+    responses={
+        200: {"description": "A chat completion, or server-sent events when `stream` is true."},
+        **_ERRORS,
+    },
     openapi_extra=_body_schema(ChatCompletionRequest),
 )
 async def chat_completions(request: Request, principal: CurrentPrincipal, services: ServicesDep) -> Response:
@@ -83,7 +87,9 @@ async def chat_completions(request: Request, principal: CurrentPrincipal, servic
             headers={**_STREAM_HEADERS, **_routing_headers(stream.backend)},
         )
     answer = await gateway.chat(principal, payload, level)
-    return Response(answer.completion.body, media_type="application/json", headers=_routing_headers(answer.backend))
+    return Response(
+        answer.completion.body, media_type="application/json", headers=_routing_headers(answer.backend)
+    )
 
 
 @router.post("/embeddings", responses=_ERRORS, openapi_extra=_body_schema(EmbeddingsRequest))
@@ -91,5 +97,6 @@ async def embeddings(request: Request, principal: CurrentPrincipal, services: Se
     payload = await _parse(request, EmbeddingsRequest)
     level = services.gateway.classify(principal, request.headers.get("x-classification"))
     answer = await services.gateway.embed(principal, payload, level)
-    return Response(answer.completion.body, media_type="application/json", headers=_routing_headers(answer.backend))
-
+    return Response(
+        answer.completion.body, media_type="application/json", headers=_routing_headers(answer.backend)
+    )

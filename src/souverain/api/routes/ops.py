@@ -30,7 +30,9 @@ async def readyz(services: ServicesDep) -> Response:
     healthy = [backend.name for backend in services.router.backends if backend.breaker.available()]
     checks["backends"] = f"{len(healthy)} of {len(services.router.backends)} available"
     ready = checks["store"] == "ok" and bool(healthy)
-    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+    return json_response(
+        {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
+    )
 
 
 @router.get("/metrics")

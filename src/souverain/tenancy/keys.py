@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from souverain.config import Deployment, Limits
+from souverain.config import Deployment, Limits, TenantConfig
 from souverain.errors import AuthenticationFailed, InvalidRequest, NotFound
 from souverain.store.database import Database
 from souverain.store.models import ApiKeyRow
@@ -100,7 +100,9 @@ class KeyService:
         clearance = clearance or self.deployment.classification_levels[0]
         if clearance not in self.deployment.classification_levels:
             known = ", ".join(self.deployment.classification_levels)
-            raise InvalidRequest(f"unknown clearance {clearance!r}: expected one of {known}", param="clearance")
+            raise InvalidRequest(
+                f"unknown clearance {clearance!r}: expected one of {known}", param="clearance"
+            )
         if self.deployment.rank(clearance) > self.deployment.rank(ceiling):
             raise InvalidRequest(
                 f"clearance {clearance} is above tenant {tenant!r}'s ceiling {ceiling}", param="clearance"
@@ -153,29 +155,41 @@ class KeyService:
         now = time.monotonic()
         cached = self._cache.get(key_hash)
         if cached is None or cached[0] < now:
-            cached = (now + self.cache_seconds, await self._verify(key_hash))
+            outcome, trusted_for = await self._verify(key_hash)
+            cached = (now + trusted_for, outcome)
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
             self._cache[key_hash] = cached
         outcome = cached[1]
         if isinstance(outcome, AuthenticationFailed):
-            raise outcome
+            # A fresh exception each time: raising the cached one would grow its traceback on every
+            # refusal and keep each caller's frames (the secret among their locals) alive.
+            raise AuthenticationFailed(outcome.message, code=outcome.code)
         return outcome
 
-    async def _verify(self, key_hash: str) -> Principal | AuthenticationFailed:
+    async def _verify(self, key_hash: str) -> tuple[Principal | AuthenticationFailed, float]:
+        """The outcome for this key, and how many seconds it may be cached (never past the key's expiry)."""
         async with self.database.session() as session:
             row = await KeyRepository(session).by_hash(key_hash)
         if row is None:
-            return AuthenticationFailed("invalid API key")
-        if row.revoked_at is not None:
-            return AuthenticationFailed("this API key was revoked", code="revoked_api_key")
-        if row.expires_at is not None and _aware(row.expires_at) <= datetime.now(UTC):
-            return AuthenticationFailed("this API key has expired", code="expired_api_key")
+            return AuthenticationFailed("invalid API key"), self.cache_seconds
+        lifetime = float("inf")
+        if row.expires_at is not None:
+            lifetime = (_aware(row.expires_at) - datetime.now(UTC)).total_seconds()
         tenant = self.deployment.tenant(row.tenant)
-        if tenant is None:
-            return AuthenticationFailed(
+        if row.revoked_at is not None:
+            refusal = AuthenticationFailed("this API key was revoked", code="revoked_api_key")
+        elif lifetime <= 0:
+            refusal = AuthenticationFailed("this API key has expired", code="expired_api_key")
+        elif tenant is None:
+            refusal = AuthenticationFailed(
                 f"tenant {row.tenant!r} is no longer configured on this site", code="unknown_tenant"
             )
+        else:
+            return self._principal(row, tenant), min(self.cache_seconds, lifetime)
+        return refusal, self.cache_seconds
+
+    def _principal(self, row: ApiKeyRow, tenant: TenantConfig) -> Principal:
         info = KeyInfo.of(row)
         return Principal(
             key_id=row.id,
@@ -183,7 +197,10 @@ class KeyService:
             tenant=tenant,
             role=Role(row.role),
             clearance=row.clearance,
-            buckets=(*buckets(f"key:{row.id}", info.limits), *buckets(f"tenant:{tenant.name}", tenant.limits)),
+            buckets=(
+                *buckets(f"key:{row.id}", info.limits),
+                *buckets(f"tenant:{tenant.name}", tenant.limits),
+            ),
         )
 
 

@@ -94,6 +94,11 @@ def serve(
     deployment = _deployment(settings)
     logs.configure(settings.log_level)
     _run(_prepare_store(settings, deployment))
+    try:
+        application = create_app(settings, deployment)
+    except ConfigError as error:
+        err.print(f"[red]invalid configuration[/red] {error.message}")
+        raise typer.Exit(2) from None
     _print_banner(settings, deployment)
     options: dict[str, Any] = {
         "host": settings.host,
@@ -105,7 +110,7 @@ def serve(
         "timeout_graceful_shutdown": 10,
     }
     if settings.workers == 1:
-        uvicorn.run(create_app(settings, deployment), **options)
+        uvicorn.run(application, **options)
         return
     # Worker processes rebuild the app from the environment.
     for name, value in settings.model_dump(exclude_none=True).items():
@@ -197,7 +202,9 @@ def keys_list(
         return await keys.list(tenant)
 
     infos = _run(_with_keys(settings, _deployment(settings), list_keys))
-    table = Table("id", "tenant", "name", "role", "clearance", "prefix", "created", "expires", "status")
+    table = Table(box=None, header_style="bold")
+    for column in ("id", "tenant", "name", "role", "clearance", "prefix", "created", "expires", "status"):
+        table.add_column(column, no_wrap=True)
     for info in infos:
         status = "revoked" if info.revoked_at else "active"
         table.add_row(
@@ -211,7 +218,8 @@ def keys_list(
             info.expires_at.strftime("%Y-%m-%d %H:%M") if info.expires_at else "never",
             status,
         )
-    out.print(table)
+    # Never cut a cell to the terminal's width: operators copy ids into `keys revoke`.
+    Console(highlight=False, width=1000).print(table)
 
 
 @keys_app.command("revoke")

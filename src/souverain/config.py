@@ -21,6 +21,7 @@ from souverain import jurisdictions
 from souverain.errors import ConfigError, Problem
 
 DEFAULT_LEVELS = ["PUBLIC", "INTERNAL", "RESTRICTED", "CONFIDENTIAL", "SECRET"]
+MAX_LIMIT = 10**15  # fits the store's 64-bit counters with room for a day of increments
 
 
 class Settings(BaseSettings):
@@ -105,10 +106,14 @@ class BackendConfig(_Strict):
 
 
 class Limits(_Strict):
-    requests_per_minute: int | None = Field(None, ge=1, description="Requests per minute.")
-    requests_per_day: int | None = Field(None, ge=1, description="Requests per day.")
-    tokens_per_minute: int | None = Field(None, ge=1, description="Prompt + completion tokens per minute.")
-    tokens_per_day: int | None = Field(None, ge=1, description="Prompt + completion tokens per day.")
+    requests_per_minute: int | None = Field(None, ge=1, le=MAX_LIMIT, description="Requests per minute.")
+    requests_per_day: int | None = Field(None, ge=1, le=MAX_LIMIT, description="Requests per day.")
+    tokens_per_minute: int | None = Field(
+        None, ge=1, le=MAX_LIMIT, description="Prompt + completion tokens per minute."
+    )
+    tokens_per_day: int | None = Field(
+        None, ge=1, le=MAX_LIMIT, description="Prompt + completion tokens per day."
+    )
 
     def is_empty(self) -> bool:
         return all(value is None for value in self.model_dump().values())

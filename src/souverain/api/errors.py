@@ -15,6 +15,7 @@ from souverain.errors import InvalidRequest, SouverainError
 log = logging.getLogger("souverain.api")
 
 _HTTP_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error"}
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 
 
 def json_response(body: object, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -53,8 +54,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return _envelope(error.status_code, str(error.detail), code)
+        code = _HTTP_CODES.get(error.status_code, "http_error")
+        response = _envelope(error.status_code, str(error.detail), code)
+        response.headers.update(error.headers or {})  # e.g. Allow on a 405
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:

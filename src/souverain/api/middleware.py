@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from souverain.errors import RequestTooLarge
@@ -59,7 +60,9 @@ class GatewayMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise RequestTooLarge(f"the body is larger than the limit of {limit} bytes")
+                    # An HTTPException, because FastAPI turns any other error raised while it reads a
+                    # body into a generic 400.
+                    raise HTTPException(413, f"the body is larger than the limit of {limit} bytes")
             return message
 
         return limited_receive

@@ -7,10 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from souverain.config import MAX_LIMIT
+from souverain.tenancy.keys import MAX_EXPIRY_DAYS
+
 
 class _Open(BaseModel):
     # Unknown fields are kept and passed to the backend: servers such as vLLM accept extra parameters.
-    model_config = ConfigDict(extra="allow")
+    # Strict, because the body is forwarded as received: "yes" must not pass for a boolean here and
+    # then reach the backend as a string.
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 class TextPart(_Open):
@@ -64,10 +69,10 @@ class ModelList(BaseModel):
 class KeyLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    requests_per_minute: int | None = Field(None, ge=1)
-    requests_per_day: int | None = Field(None, ge=1)
-    tokens_per_minute: int | None = Field(None, ge=1)
-    tokens_per_day: int | None = Field(None, ge=1)
+    requests_per_minute: int | None = Field(None, ge=1, le=MAX_LIMIT)
+    requests_per_day: int | None = Field(None, ge=1, le=MAX_LIMIT)
+    tokens_per_minute: int | None = Field(None, ge=1, le=MAX_LIMIT)
+    tokens_per_day: int | None = Field(None, ge=1, le=MAX_LIMIT)
 
 
 class KeyCreate(BaseModel):
@@ -75,8 +80,10 @@ class KeyCreate(BaseModel):
 
     role: str = Field(description="admin, member or auditor.")
     clearance: str | None = Field(None, description="Highest classification the key may use.")
-    expires_in_days: float | None = Field(None, gt=0)
-    name: str = Field("", max_length=200, description="A label to recognise the key by.")
+    expires_in_days: float | None = Field(None, gt=0, le=MAX_EXPIRY_DAYS)
+    name: str = Field(
+        "", max_length=200, pattern=r"^[^\x00-\x1f]*$", description="A label to recognise the key by."
+    )
     limits: KeyLimits = Field(default_factory=KeyLimits)
 
 

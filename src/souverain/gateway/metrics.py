@@ -13,7 +13,7 @@ class Metrics:
         labels = ["tenant", "model", "backend"]
         self.requests = Counter(
             "souverain_requests",
-            "Model calls by outcome.",
+            "Model calls by outcome: `ok`, or the error code (backend empty when none answered).",
             [*labels, "endpoint", "status"],
             registry=self.registry,
         )
@@ -44,11 +44,5 @@ class Metrics:
             "souverain_backend_circuit_open",
             "1 while a backend's circuit is open.",
             ["backend"],
-            registry=self.registry,
-        )
-        self.rejections = Counter(
-            "souverain_rejections",
-            "Requests refused before any backend, by code.",
-            ["tenant", "code"],
             registry=self.registry,
         )

@@ -20,6 +20,7 @@ from souverain.errors import (
     ClassificationViolation,
     InvalidRequest,
     PermissionDenied,
+    SouverainError,
     UpstreamRejected,
 )
 from souverain.gateway.metrics import Metrics
@@ -68,13 +69,24 @@ class Gateway:
             )
         return level
 
-    async def _admit(self, principal: Principal) -> None:
+    async def _admit(
+        self, principal: Principal, model: str, capability: Capability, level: str
+    ) -> list[Backend]:
+        """Steps before any backend is contacted: role, policy (residency, classification), limits,
+        then health. Limits come before health so that a caller over its limit hears so even while
+        the backends are down."""
         if not principal.role.calls_models:
             raise PermissionDenied(
                 f"role {principal.role.value!r} may not call models", code="role_not_allowed"
             )
+        allowed = self.router.allowed(principal.tenant, model, capability, level)
         if principal.buckets:
             await self.limiter.admit(principal.buckets, time.time())
+        return self.router.healthy_first(allowed, model)
+
+    def _refused(self, principal: Principal, model: object, endpoint: str, error: SouverainError) -> None:
+        # Counted under the error's code, so dashboards see failures and refusals, not only successes.
+        self.metrics.requests.labels(principal.tenant.name, str(model), "", endpoint, error.code).inc()
 
     # --- calls --------------------------------------------------------------------------------------
     async def chat(self, principal: Principal, payload: dict[str, Any], level: str) -> Answer:
@@ -97,10 +109,13 @@ class Gateway:
     ) -> Answer:
         model = payload["model"]
         endpoint = capability.value
-        candidates = self.router.candidates(principal.tenant, model, capability, level)
-        await self._admit(principal)
         started = time.perf_counter()
-        completion, backend = await self._failover(candidates, model, call, release=True)
+        try:
+            candidates = await self._admit(principal, model, capability, level)
+            completion, backend = await self._failover(candidates, model, call, release=True)
+        except SouverainError as error:
+            self._refused(principal, model, endpoint, error)
+            raise
         labels = (principal.tenant.name, model, backend.name)
         self.metrics.latency.labels(*labels, endpoint).observe(time.perf_counter() - started)
         self.metrics.requests.labels(*labels, endpoint, "ok").inc()
@@ -109,8 +124,6 @@ class Gateway:
 
     async def stream_chat(self, principal: Principal, payload: dict[str, Any], level: str) -> Stream:
         model = payload["model"]
-        candidates = self.router.candidates(principal.tenant, model, Capability.CHAT, level)
-        await self._admit(principal)
         started = time.perf_counter()
         wants_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
         # Always ask for usage, so limits and metrics count streamed tokens too.
@@ -129,7 +142,12 @@ class Gateway:
                 await _close(chunks)
                 raise
 
-        (chunks, first), backend = await self._failover(candidates, model, open_stream, release=False)
+        try:
+            candidates = await self._admit(principal, model, Capability.CHAT, level)
+            (chunks, first), backend = await self._failover(candidates, model, open_stream, release=False)
+        except SouverainError as error:
+            self._refused(principal, model, Capability.CHAT.value, error)
+            raise
         labels = (principal.tenant.name, model, backend.name)
         self.metrics.time_to_first_token.labels(*labels).observe(time.perf_counter() - started)
         events = self._relay(principal, backend, labels, chunks, first, wants_usage, started)

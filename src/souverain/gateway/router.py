@@ -64,7 +64,11 @@ class Router:
     def candidates(
         self, tenant: TenantConfig, model: str, capability: Capability, level: str
     ) -> list[Backend]:
-        """The backends policy allows for this request, best first; raises when there are none."""
+        """The backends to try for this request, best first; raises when there are none."""
+        return self.healthy_first(self.allowed(tenant, model, capability, level), model)
+
+    def allowed(self, tenant: TenantConfig, model: str, capability: Capability, level: str) -> list[Backend]:
+        """The backends policy allows for this request, healthy or not; raises when there are none."""
         key = (tenant.name, model, capability)
         allowed = self._allowed.get(key)
         if allowed is None:
@@ -77,7 +81,11 @@ class Router:
                 f"{tenant.residency} may receive data classified {level}",
                 param="X-Classification",
             )
-        available = [backend for backend in cleared if backend.breaker.available()]
+        return cleared
+
+    def healthy_first(self, allowed: list[Backend], model: str) -> list[Backend]:
+        """The allowed backends worth trying now, least loaded first; raises when every one is failing."""
+        available = [backend for backend in allowed if backend.breaker.available()]
         if not available:
             raise BackendUnavailable(f"every backend allowed for model {model!r} is failing; retry later")
         # Least loaded first; shuffling first spreads ties instead of always picking the first declared.

@@ -38,10 +38,10 @@ class ApiKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    requests_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    requests_per_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    tokens_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    tokens_per_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    requests_per_minute: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    requests_per_day: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    tokens_per_minute: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    tokens_per_day: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class RateCounterRow(Base):

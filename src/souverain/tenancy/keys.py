@@ -21,6 +21,7 @@ from souverain.tenancy.limits.base import buckets
 from souverain.tenancy.principal import Principal, Role
 
 KEY_PREFIX = "sk-souv-"
+MAX_EXPIRY_DAYS = 36_500
 _CACHE_LIMIT = 10_000
 
 
@@ -107,8 +108,10 @@ class KeyService:
             raise InvalidRequest(
                 f"clearance {clearance} is above tenant {tenant!r}'s ceiling {ceiling}", param="clearance"
             )
-        if expires_in_days is not None and expires_in_days <= 0:
-            raise InvalidRequest("expires_in_days must be positive", param="expires_in_days")
+        if expires_in_days is not None and not 0 < expires_in_days <= MAX_EXPIRY_DAYS:
+            raise InvalidRequest(
+                f"expires_in_days must be between 0 and {MAX_EXPIRY_DAYS}", param="expires_in_days"
+            )
         limits = limits or Limits()
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         now = datetime.now(UTC)

@@ -55,7 +55,7 @@ def assert_rate_limited(response: httpx.Response) -> None:
 
 
 def test_admin_creates_lists_and_revokes_a_key(two_sites: RunningGateway, fake_lu: FakeBackend) -> None:
-    admin = two_sites.create_key("lu-health", "admin")
+    admin = two_sites.create_key("lu-health", "admin", "INTERNAL")
     keys_url = two_sites.url + "/admin/keys"
     request = {
         "role": "member",
@@ -144,6 +144,17 @@ def test_admin_cannot_see_nor_revoke_another_tenants_keys(two_sites: RunningGate
     )
     seen_by_eu = httpx.get(keys_url, headers=bearer(admin_eu)).json()["data"]
     assert len(seen_by_eu) == 2 and {item["tenant"] for item in seen_by_eu} == {"eu-research"}
+
+
+def test_an_admin_cannot_hand_out_more_clearance_than_it_holds(two_sites: RunningGateway) -> None:
+    admin = two_sites.create_key("lu-health", "admin", "INTERNAL")
+    keys_url = two_sites.url + "/admin/keys"
+    refused = httpx.post(keys_url, json={"role": "member", "clearance": "RESTRICTED"}, headers=bearer(admin))
+    error = assert_error(refused, 403, "permission_denied")
+    assert error["param"] == "clearance"
+    allowed = httpx.post(keys_url, json={"role": "member", "clearance": "INTERNAL"}, headers=bearer(admin))
+    assert allowed.status_code == 201
+    assert len(httpx.get(keys_url, headers=bearer(admin)).json()["data"]) == 2
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -68,7 +68,7 @@ class Engine(Protocol):
     async def complete(self, payload: dict[str, Any]) -> Completion:
         """A chat completion (OpenAI request body). Raises BackendFailure or UpstreamRejected."""
 
-    def stream(self, payload: dict[str, Any]) -> AsyncIterator[Chunk]:
+    def stream(self, payload: dict[str, Any]) -> AsyncGenerator[Chunk, None]:
         """A streamed chat completion, one chunk per event as it arrives, ending with the usage chunk."""
 
     async def embed(self, payload: dict[str, Any]) -> Completion:

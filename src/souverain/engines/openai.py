@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -94,7 +94,7 @@ class OpenAIEngine:
         body = await self._post("/embeddings", payload)
         return Completion(body, _usage_of(body))
 
-    async def stream(self, payload: dict[str, Any]) -> AsyncIterator[Chunk]:
+    async def stream(self, payload: dict[str, Any]) -> AsyncGenerator[Chunk, None]:
         try:
             async with self.session.post(
                 self.base_url + "/chat/completions", data=orjson.dumps(payload), allow_redirects=False

@@ -7,7 +7,7 @@ Authentication happens before (the HTTP layer turns a key into a Principal); lat
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -132,14 +132,14 @@ class Gateway:
             "stream_options": {**(payload.get("stream_options") or {}), "include_usage": True},
         }
 
-        async def open_stream(backend: Backend) -> tuple[AsyncIterator[Chunk], Chunk]:
+        async def open_stream(backend: Backend) -> tuple[AsyncGenerator[Chunk, None], Chunk]:
             chunks = backend.engine.stream(upstream)
             try:
                 return chunks, await anext(chunks)
             except StopAsyncIteration:
                 raise BackendFailure("empty stream") from None
             except BaseException:
-                await _close(chunks)
+                await chunks.aclose()
                 raise
 
         try:
@@ -158,7 +158,7 @@ class Gateway:
         principal: Principal,
         backend: Backend,
         labels: tuple[str, str, str],
-        chunks: AsyncIterator[Chunk],
+        chunks: AsyncGenerator[Chunk, None],
         first: Chunk,
         wants_usage: bool,
         started: float,
@@ -183,7 +183,7 @@ class Gateway:
             yield b"data: " + orjson.dumps({"error": error}) + b"\n\n"
         finally:
             backend.in_flight -= 1
-            await _close(chunks)
+            await chunks.aclose()
             self.metrics.latency.labels(*labels, Capability.CHAT.value).observe(time.perf_counter() - started)
             self.metrics.requests.labels(*labels, Capability.CHAT.value, status).inc()
             if usage is not None:
@@ -234,9 +234,3 @@ class Gateway:
         self.metrics.tokens.labels(*labels, "completion").inc(usage.completion_tokens)
         if any(bucket.max_tokens for bucket in principal.buckets):
             await self.limiter.add_tokens(principal.buckets, usage.total_tokens, time.time())
-
-
-async def _close(chunks: AsyncIterator[Chunk]) -> None:
-    close = getattr(chunks, "aclose", None)
-    if close is not None:
-        await close()

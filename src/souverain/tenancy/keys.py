@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from souverain.config import Deployment, Limits, TenantConfig
-from souverain.errors import AuthenticationFailed, InvalidRequest, NotFound
+from souverain.errors import AuthenticationFailed, InvalidRequest, NotFound, PermissionDenied
 from souverain.store.database import Database
 from souverain.store.models import ApiKeyRow
 from souverain.store.repositories import KeyRepository
@@ -86,8 +86,12 @@ class KeyService:
         expires_in_days: float | None = None,
         name: str = "",
         limits: Limits | None = None,
+        creator_clearance: str | None = None,
     ) -> tuple[KeyInfo, str]:
-        """Create a key; returns its description and the secret, which is never stored nor shown again."""
+        """Create a key; returns its description and the secret, which is never stored nor shown again.
+
+        `creator_clearance` is the clearance of the admin key creating it through the API: nobody can
+        hand out more than they hold. The CLI, run by the operator, passes none."""
         tenant_config = self.deployment.tenant(tenant)
         if tenant_config is None:
             known = ", ".join(t.name for t in self.deployment.tenants) or "none"
@@ -107,6 +111,13 @@ class KeyService:
         if self.deployment.rank(clearance) > self.deployment.rank(ceiling):
             raise InvalidRequest(
                 f"clearance {clearance} is above tenant {tenant!r}'s ceiling {ceiling}", param="clearance"
+            )
+        if creator_clearance is not None and self.deployment.rank(clearance) > self.deployment.rank(
+            creator_clearance
+        ):
+            raise PermissionDenied(
+                f"clearance {clearance} is above the creating key's clearance {creator_clearance}",
+                param="clearance",
             )
         if expires_in_days is not None and not 0 < expires_in_days <= MAX_EXPIRY_DAYS:
             raise InvalidRequest(

@@ -29,7 +29,8 @@ def _key(info: KeyInfo) -> Key:
 
 @router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=CreatedKey)
 async def create_key(body: KeyCreate, admin: CurrentAdmin, services: ServicesDep) -> CreatedKey:
-    """Create a key in the caller's tenant. The secret is in the response, once."""
+    """Create a key in the caller's tenant, with at most the caller's clearance. The secret is in the
+    response, once."""
     info, secret = await services.keys.create(
         tenant=admin.tenant.name,
         role=body.role,
@@ -37,6 +38,7 @@ async def create_key(body: KeyCreate, admin: CurrentAdmin, services: ServicesDep
         expires_in_days=body.expires_in_days,
         name=body.name,
         limits=Limits(**body.limits.model_dump()),
+        creator_clearance=admin.clearance,
     )
     return CreatedKey(**_key(info).model_dump(), key=secret)
 

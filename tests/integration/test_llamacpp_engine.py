@@ -144,7 +144,7 @@ async def test_closing_a_stream_early_lets_the_next_request_run_at_once(engine: 
     stream = engine.stream(request(max_tokens=900, logit_bias=NEVER_STOP))
     await anext(stream)
     await anext(stream)
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
 
     assert await seconds_for_a_short_answer(engine) < 1 + 10 * alone
 

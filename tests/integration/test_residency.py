@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import concurrent.futures
+from collections.abc import Callable
 
 import httpx
 import openai
 import pytest
 
 from souverain.testing.fake_backend import FakeBackend, Faults
-from tests.integration.conftest import RunningGateway
+from tests.integration.conftest import RunningGateway, two_site_deployment
 
 MESSAGES = [{"role": "user", "content": "bonjour"}]
 
@@ -28,9 +29,11 @@ def call(api: openai.OpenAI) -> tuple[int, str | None, str | None]:
 
 
 def test_lu_tenant_never_reaches_fr_while_lu_fails_then_gets_503(
-    two_sites: RunningGateway, fake_lu: FakeBackend, fake_fr: FakeBackend
+    fake_lu: FakeBackend, fake_fr: FakeBackend, gateway_factory: Callable[..., RunningGateway]
 ) -> None:
-    api = client(two_sites, "lu-health")
+    # A short cool-down, so the circuit keeps probing LU and calls go on succeeding between failures.
+    gateway = gateway_factory(two_site_deployment(fake_lu.url, fake_fr.url), breaker_cooldown=0.02)
+    api = client(gateway, "lu-health")
     fake_lu.faults = Faults(mode="error500", probability=0.5)
     outcomes = [call(api) for _ in range(150)]
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -40,6 +43,7 @@ def test_lu_tenant_never_reaches_fr_while_lu_fails_then_gets_503(
     assert {backend for status, backend, _ in outcomes if status == 200} == {"fake-lu"}
     assert {code for status, _, code in outcomes if status != 200} <= {"no_backend_available"}
     assert any(status == 200 for status, _, _ in outcomes)
+    assert any(status == 503 for status, _, _ in outcomes)
 
     fake_lu.stop()  # now down: connections refused
     down = [call(api) for _ in range(100)]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from souverain.config import MAX_LIMIT
+from souverain.config import Limits
 from souverain.tenancy.keys import MAX_EXPIRY_DAYS
 
 
@@ -66,15 +66,6 @@ class ModelList(BaseModel):
     data: list[Model]
 
 
-class KeyLimits(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    requests_per_minute: int | None = Field(None, ge=1, le=MAX_LIMIT)
-    requests_per_day: int | None = Field(None, ge=1, le=MAX_LIMIT)
-    tokens_per_minute: int | None = Field(None, ge=1, le=MAX_LIMIT)
-    tokens_per_day: int | None = Field(None, ge=1, le=MAX_LIMIT)
-
-
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -84,7 +75,7 @@ class KeyCreate(BaseModel):
     name: str = Field(
         "", max_length=200, pattern=r"^[^\x00-\x1f]*$", description="A label to recognise the key by."
     )
-    limits: KeyLimits = Field(default_factory=KeyLimits)
+    limits: Limits = Field(default_factory=Limits)
 
 
 class Key(BaseModel):
@@ -97,7 +88,7 @@ class Key(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
-    limits: KeyLimits
+    limits: Limits
 
 
 class CreatedKey(Key):

@@ -5,26 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from souverain.api.deps import CurrentAdmin, ServicesDep
-from souverain.api.schemas import CreatedKey, Key, KeyCreate, KeyLimits, KeyList, error_responses
-from souverain.config import Limits
+from souverain.api.schemas import CreatedKey, Key, KeyCreate, KeyList, error_responses
 from souverain.tenancy.keys import KeyInfo
 
 router = APIRouter(prefix="/admin", tags=["Admin"], responses=error_responses(400, 401, 403, 404))
 
 
 def _key(info: KeyInfo) -> Key:
-    return Key(
-        id=info.id,
-        tenant=info.tenant,
-        name=info.name,
-        role=info.role,
-        clearance=info.clearance,
-        prefix=info.prefix,
-        created_at=info.created_at,
-        expires_at=info.expires_at,
-        revoked_at=info.revoked_at,
-        limits=KeyLimits(**info.limits.model_dump()),
-    )
+    return Key.model_validate(info, from_attributes=True)
 
 
 @router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=CreatedKey)
@@ -37,7 +25,7 @@ async def create_key(body: KeyCreate, admin: CurrentAdmin, services: ServicesDep
         clearance=body.clearance,
         expires_in_days=body.expires_in_days,
         name=body.name,
-        limits=Limits(**body.limits.model_dump()),
+        limits=body.limits,
         creator_clearance=admin.clearance,
     )
     return CreatedKey(**_key(info).model_dump(), key=secret)

@@ -106,3 +106,17 @@ def test_circuit_opens_then_probe_closes_it(
     time.sleep(0.6)
     assert api.chat.completions.create(model="m", messages=MESSAGES).choices[0].message.content
     assert fake_lu.stats.chat == 3
+
+
+def test_streamed_chunks_leave_as_they_arrive(
+    eu_gateway: RunningGateway, fake_lu: FakeBackend, fake_fr: FakeBackend
+) -> None:
+    for fake in (fake_lu, fake_fr):
+        fake.faults = Faults(chunks=4, chunk_delay=0.3)
+    arrivals = []
+    for chunk in eu_client(eu_gateway).chat.completions.create(model="m", messages=MESSAGES, stream=True):
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.monotonic())
+    assert len(arrivals) == 4
+    # The backend waits 0.3 s between chunks: had souverain buffered the stream, all would arrive at once.
+    assert arrivals[-1] - arrivals[0] > 0.6

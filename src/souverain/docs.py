@@ -15,6 +15,7 @@ from souverain.config import (
     DEFAULT_LEVELS,
     BackendConfig,
     Deployment,
+    KnowledgeConfig,
     Limits,
     Settings,
     SiteConfig,
@@ -138,6 +139,7 @@ def render_configuration() -> str:
         ("`backends[]`", BackendConfig),
         ("`tenants[]`", TenantConfig),
         ("`tenants[].limits`", Limits),
+        ("`knowledge`", KnowledgeConfig),
     ):
         sections += [f"### {title}", "", *_schema_table(model), ""]
     return "\n".join(sections)

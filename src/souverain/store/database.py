@@ -30,6 +30,20 @@ def _urls(url: str) -> tuple[URL, URL]:
     )
 
 
+# Full-text structures the migrations make by hand, outside the ORM models (the search indexes use them).
+_HAND_MADE = frozenset(
+    {"chunks_fts", "chunks_fts_data", "chunks_fts_idx", "chunks_fts_docsize", "chunks_fts_config"}
+    | {"ts_config", "tsv", "ix_chunks_tsv"}
+)
+
+
+def include_in_autogenerate(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's filter: compare the models with the schema, less what the migrations make by hand."""
+    return name not in _HAND_MADE and not (name or "").startswith("ix_chunks_embedding")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the writer; busy_timeout makes writers queue instead of failing.
     cursor = dbapi_connection.cursor()

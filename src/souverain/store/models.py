@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Vectors: pgvector's type on PostgreSQL (searched by its HNSW index), float32 bytes on SQLite (searched
+# in memory with numpy). Unconstrained in size: the embedding model, and so the size, is the deployment's.
+EMBEDDING = Vector().with_variant(LargeBinary(), "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -54,3 +70,59 @@ class RateCounterRow(Base):
     window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     requests: Mapped[int] = mapped_column(BigInteger, default=0)
     tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CollectionRow(Base):
+    __tablename__ = "collections"
+    __table_args__ = (UniqueConstraint("tenant", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.name"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    classification: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Bumped on every change of its documents: in-memory search structures compare it to stay current.
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DocumentRow(Base):
+    __tablename__ = "documents"
+    # The same bytes twice in one collection are one document: concurrent uploads of a file agree.
+    __table_args__ = (UniqueConstraint("collection_id", "content_hash"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(63), index=True)
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    filename: Mapped[str] = mapped_column(Text, default="")
+    media_type: Mapped[str] = mapped_column(String(128))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    classification: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8), default="")
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    pages: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    text_chars: Mapped[int] = mapped_column(BigInteger, default=0)
+    metadata_json: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChunkRow(Base):
+    """A passage of a document, with where it stands in the extracted text, for citations."""
+
+    __tablename__ = "chunks"
+    __table_args__ = (Index("ix_chunks_scope", "tenant", "collection_id", "classification"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    collection_id: Mapped[str] = mapped_column(String(32))
+    tenant: Mapped[str] = mapped_column(String(63))
+    classification: Mapped[str] = mapped_column(String(64))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    page: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    start: Mapped[int] = mapped_column(BigInteger)  # character span in the document's extracted text
+    end: Mapped[int] = mapped_column(BigInteger)
+    heading: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(8), default="")
+    embedding: Mapped[Any] = mapped_column(EMBEDDING)

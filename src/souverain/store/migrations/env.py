@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from souverain.store.database import include_in_autogenerate
 from souverain.store.models import Base
 
 connection = context.config.attributes["connection"]
@@ -9,6 +10,7 @@ context.configure(
     connection=connection,
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
+    include_object=include_in_autogenerate,
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -1,0 +1,1 @@
+"""Knowledge: documents parsed, chunked, embedded and indexed per tenant; hybrid search; cited answers."""

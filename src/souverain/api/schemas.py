@@ -117,3 +117,144 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"description": "Error", "content": {"application/json": {"schema": schema}}}
         for status in statuses
     }
+
+
+class CollectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$", description="Unique in the tenant.")
+    classification: str | None = Field(
+        None, description="Level of its documents at least. Default: the lowest."
+    )
+    description: str = Field("", max_length=2000)
+
+
+class Collection(BaseModel):
+    name: str
+    description: str
+    classification: str
+    documents: int
+    created_at: datetime
+
+
+class CollectionList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Collection]
+
+
+class DocumentText(BaseModel):
+    """A document sent as text (JSON) rather than as a file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1)
+    title: str | None = Field(None, max_length=1000)
+    filename: str = Field("", max_length=1000, description="Ending in .md for Markdown.")
+    classification: str | None = Field(None, description="May raise the collection's level, never lower it.")
+    metadata: dict[str, Any] | None = None
+
+
+class Document(BaseModel):
+    id: str
+    collection: str
+    title: str
+    filename: str
+    media_type: str
+    classification: str
+    language: str
+    size_bytes: int
+    pages: int | None
+    text_chars: int
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+class Ingestion(Document):
+    status: Literal["added", "unchanged"] = Field(description="`unchanged`: these bytes were already there.")
+    chunks: int
+
+
+class DocumentList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Document]
+
+
+class Chunk(BaseModel):
+    id: int
+    ordinal: int
+    text: str
+    page: int | None
+    start: int
+    end: int
+    heading: str
+
+
+class ChunkList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Chunk]
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(description="A question or keywords, in any language.")
+    collections: list[str] = Field(min_length=1)
+    limit: int = Field(10, ge=1, le=100)
+
+
+class SearchHit(BaseModel):
+    document_id: str
+    title: str
+    chunk_id: int
+    page: int | None
+    heading: str
+    text: str
+    start: int
+    end: int
+    lexical_rank: int | None = Field(description="Rank in the full-text results; null when not among them.")
+    vector_rank: int | None = Field(description="Rank in the vector results; null when not among them.")
+    score: float = Field(description="Reciprocal-rank fusion of the two ranks.")
+
+
+class SearchResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[SearchHit]
+
+
+class AnswerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(description="In any language; the answer comes in the same one.")
+    collections: list[str] = Field(min_length=1)
+    model: str | None = Field(
+        None, description="A generative model. Default: the deployment's, else extractive."
+    )
+
+
+class CitationOut(BaseModel):
+    n: int
+    document_id: str
+    title: str
+    page: int | None
+    quote: str = Field(description="The cited words, verbatim from the document.")
+    start: int = Field(description="Where the quote starts in the document's extracted text.")
+    end: int
+
+
+class SentenceOut(BaseModel):
+    text: str
+    citations: list[int]
+    supported: bool = Field(description="Whether the cited passages back the sentence.")
+
+
+class AnswerResponse(BaseModel):
+    id: str
+    object: Literal["answer"] = "answer"
+    answer: str
+    citations: list[CitationOut]
+    sentences: list[SentenceOut]
+    abstained: bool = Field(description="True when the documents do not say.")
+    classification: str = Field(description="The highest level of the sources used.")
+    model: str | None
+    backend: str | None
+    jurisdiction: str | None

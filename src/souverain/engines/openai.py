@@ -103,12 +103,18 @@ class OpenAIEngine:
                 if response.status != 200:
                     _raise_for_status(response.status, await response.read())
                 async for lines in _lines(response.content):
-                    chunks = [chunk for chunk in map(_parse_event_line, lines) if chunk is not None]
-                    last = len(chunks) - 1
-                    for index, chunk in enumerate(chunks):
+                    # Parsed one by one, so the events before a malformed line still reach the caller.
+                    last_event = max(
+                        (index for index, line in enumerate(lines) if line.lstrip().startswith(b"data:")),
+                        default=-1,
+                    )
+                    for index, line in enumerate(lines):
+                        chunk = _parse_event_line(line)
+                        if chunk is None:
+                            continue
                         if chunk is _DONE:
                             return
-                        yield replace(chunk, more_ready=True) if index < last else chunk
+                        yield replace(chunk, more_ready=True) if index < last_event else chunk
         except (TimeoutError, aiohttp.ClientError, ConnectionError) as error:
             raise _failure(error) from None
         raise BackendFailure("stream ended without [DONE]")

@@ -126,3 +126,16 @@ class ChunkRow(Base):
     heading: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(8), default="")
     embedding: Mapped[Any] = mapped_column(EMBEDDING)
+
+
+class AnswerRow(Base):
+    """What an answer was built from, so anyone may later ask why it says what it says."""
+
+    __tablename__ = "answers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(63), index=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    classification: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    explanation_json: Mapped[str] = mapped_column(Text)

@@ -35,6 +35,7 @@ class ParsedDocument:
 
 
 class Parser(Protocol):
+    name: str  # what users call the format, for messages: "PDF", "Word (DOCX)"
     media_types: frozenset[str]  # e.g. "application/pdf"
     extensions: frozenset[str]  # e.g. ".pdf"
 

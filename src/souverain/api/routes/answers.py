@@ -1,0 +1,44 @@
+"""Answers with verified citations, and why an answer says what it says."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from souverain.api.deps import ServicesDep
+from souverain.api.routes.knowledge import Writer
+from souverain.api.schemas import AnswerRequest, AnswerResponse, CitationOut, SentenceOut, error_responses
+
+router = APIRouter(prefix="/v1", tags=["Knowledge"], responses=error_responses(400, 401, 403, 404, 503))
+
+
+@router.post("/answers", response_model=AnswerResponse)
+async def answer(
+    body: AnswerRequest, request: Request, caller: Writer, services: ServicesDep
+) -> AnswerResponse:
+    """Answer from the named collections: each sentence cites its passage, or the answer abstains."""
+    level = services.gateway.classify(caller, request.headers.get("x-classification"))
+    result = await services.answerer.answer(caller, level, body.question, body.collections, body.model)
+    return AnswerResponse(
+        id=result.id,
+        answer=result.answer,
+        citations=[CitationOut(**asdict(citation)) for citation in result.citations],
+        sentences=[
+            SentenceOut(text=sentence.text, citations=sentence.citations, supported=sentence.supported)
+            for sentence in result.sentences
+        ],
+        abstained=result.abstained,
+        classification=result.classification,
+        model=result.model,
+        backend=result.backend,
+        jurisdiction=result.jurisdiction,
+    )
+
+
+@router.get("/answers/{answer_id}/explanation")
+async def explanation(answer_id: str, caller: Writer, services: ServicesDep) -> dict[str, Any]:
+    """The candidates each retriever found with their ranks and scores, what was kept, the prompt
+    template, model, backend and jurisdiction, and the verification of each sentence."""
+    return await services.answerer.explanation(caller, answer_id)

@@ -1,0 +1,399 @@
+"""Answers from a tenant's documents, every sentence tied to the passage it comes from.
+
+Without a generative model the answer is extractive: the retrieved sentences closest to the question,
+quoted verbatim. With one, the model writes from numbered passages, its `[n]` markers are parsed and
+each sentence is checked against the passages it cites. Every answer keeps an explanation record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import orjson
+
+from souverain.errors import NotFound
+from souverain.knowledge.search import Result, Retrieval, Searcher
+from souverain.knowledge.sentences import sentence_spans
+from souverain.store.models import AnswerRow
+from souverain.tenancy.principal import Principal
+
+PASSAGES = 5  # retrieved chunks an answer is built from
+EXTRACTED_SENTENCES = 2
+RELEVANT = 0.80  # cosine (e5) below which the best sentence is taken as unrelated: abstain
+SUPPORTED = 0.86  # cosine between a generated sentence and its cited passage's best sentence
+SUPPORTED_WORDS = 0.6  # or: this share of its content words appear in the cited passages
+ABSTENTION = {
+    "en": "The documents do not say.",
+    "fr": "Les documents ne le disent pas.",
+    "de": "Die Dokumente sagen dazu nichts.",
+    "es": "Los documentos no lo dicen.",
+}
+PROMPT = """Answer the question using only the numbered passages below.
+After each sentence, cite the passages it comes from as [1], [2].
+If the passages do not contain the answer, say only: {abstention}
+Answer in the language of the question.
+
+{passages}
+
+Question: {question}"""
+_MARKER = re.compile(r"\s*\[(\d{1,3})\]")
+_WORD = re.compile(r"\w{4,}", re.UNICODE)
+# Extractive scoring = meaning (e5 cosine) + these shares of evidence; e5-small alone ranks a heading
+# that repeats the question's words above the sentence holding the answer.
+WORD_WEIGHT = 0.06  # share of the question's word stems found in the sentence
+NUMBER_WEIGHT = 0.03  # a "how many / when" question, and a sentence with a number in it
+MIN_SENTENCE_WORDS = 4  # shorter "sentences" are headings or list labels
+_NUMERIC_QUESTION = re.compile(
+    r"\b(combien|quand|how (many|much|long|old)|when|what year|wie (viel|viele|lange|alt)|wann|"
+    r"cu[aá]nt[oa]s?|cu[aá]ndo|quanto|quando|ile|kiedy)\b",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    document_id: str
+    title: str
+    page: int | None
+    quote: str
+    start: int  # in the document's extracted text
+    end: int
+    chunk_id: int
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    citations: list[int]
+    supported: bool
+    similarity: float | None = None
+
+
+@dataclass
+class Answer:
+    id: str
+    answer: str
+    citations: list[Citation]
+    sentences: list[Sentence]
+    abstained: bool
+    classification: str
+    model: str | None = None
+    backend: str | None = None
+    jurisdiction: str | None = None
+    explanation: dict[str, Any] = field(default_factory=dict)
+
+
+class Answerer:
+    def __init__(self, searcher: Searcher) -> None:
+        self.searcher = searcher
+        self.knowledge = searcher.knowledge
+
+    async def answer(
+        self,
+        principal: Principal,
+        level: str,
+        question: str,
+        collections: list[str],
+        model: str | None = None,
+    ) -> Answer:
+        model = model or self.knowledge.settings.answer_model
+        retrieval = await self.searcher.search(
+            principal.tenant, principal.clearance, level, question, collections, PASSAGES
+        )
+        language = retrieval.language if retrieval.language in ABSTENTION else "en"
+        candidates = await self._sentences(principal, level, retrieval)
+        best = max((similarity for *_, similarity in candidates), default=0.0)
+        if best < RELEVANT:
+            answer = self._abstain(retrieval, level, language)
+        elif model is None:
+            answer = self._extract(question, retrieval, candidates, level)
+        else:
+            answer = await self._generate(principal, level, question, retrieval, candidates, model, language)
+        answer.explanation |= _retrieval_record(retrieval, best)
+        await self._keep(principal, answer)
+        return answer
+
+    async def _sentences(
+        self, principal: Principal, level: str, retrieval: Retrieval
+    ) -> list[tuple[Result, int, int, float]]:
+        """Every sentence of the retrieved passages, with its span in the chunk and its closeness to the
+        question."""
+        spans = [
+            (result, start, end)
+            for result in retrieval.results
+            for start, end in sentence_spans(result.chunk.text, result.chunk.language)
+        ]
+        if not spans:
+            return []
+        spans = [
+            (result, start, end)
+            for result, start, end in spans
+            if len(result.chunk.text[start:end].split()) >= MIN_SENTENCE_WORDS
+            and result.chunk.text[start:end] != result.chunk.heading
+        ] or spans
+        texts = [result.chunk.text[start:end] for result, start, end in spans]
+        vectors = await self.knowledge.gateway.embed_texts(
+            principal.tenant, self.knowledge.settings.embedding_model, texts, level, "passage"
+        )
+        similarities = vectors @ retrieval.query_vector
+        return [(*span, float(similarity)) for span, similarity in zip(spans, similarities, strict=True)]
+
+    @staticmethod
+    def _evidence(question: str, sentence: str) -> float:
+        """What, beyond meaning, says a sentence answers the question: shared words, and a number for a
+        question that asks for one."""
+        asked = _stems(question)
+        shared = len(asked & _stems(sentence)) / len(asked) if asked else 0.0
+        numeric = bool(_NUMERIC_QUESTION.search(question)) and bool(_DIGIT.search(sentence))
+        return WORD_WEIGHT * shared + (NUMBER_WEIGHT if numeric else 0.0)
+
+    def _extract(
+        self,
+        question: str,
+        retrieval: Retrieval,
+        candidates: list[tuple[Result, int, int, float]],
+        level: str,
+    ) -> Answer:
+        scored = [
+            (
+                candidate,
+                candidate[3] + self._evidence(question, candidate[0].chunk.text[candidate[1] : candidate[2]]),
+            )
+            for candidate in candidates
+        ]
+        scored.sort(key=lambda item: -item[1])
+        chosen = [
+            candidate for candidate, score in scored[:EXTRACTED_SENTENCES] if score >= scored[0][1] - 0.05
+        ]
+        # Read in document order, not by score: sentences of one passage keep their sequence.
+        order = {result.chunk.id: rank for rank, result in enumerate(retrieval.results)}
+        chosen.sort(key=lambda candidate: (order[candidate[0].chunk.id], candidate[1]))
+        citations: dict[int, Citation] = {}
+        sentences = []
+        for result, start, end, similarity in chosen:
+            citation = citations.get(result.chunk.id)
+            quote = result.chunk.text[start:end]
+            if citation is None:
+                citation = _citation(len(citations) + 1, result, start, end)
+                citations[result.chunk.id] = citation
+            sentences.append(Sentence(quote, [citation.n], True, similarity))
+        answer_text = " ".join(f"{sentence.text} [{sentence.citations[0]}]" for sentence in sentences)
+        cited = list(citations.values())
+        return Answer(
+            id=_new_id(),
+            answer=answer_text,
+            citations=cited,
+            sentences=sentences,
+            abstained=False,
+            classification=self._highest([retrieval_result(retrieval, c.chunk_id) for c in cited], level),
+            explanation={"engine": "extractive"},
+        )
+
+    async def _generate(
+        self,
+        principal: Principal,
+        level: str,
+        question: str,
+        retrieval: Retrieval,
+        candidates: list[tuple[Result, int, int, float]],
+        model: str,
+        language: str,
+    ) -> Answer:
+        passages = "\n\n".join(
+            f"[{n}] {_source(result)}\n{result.chunk.text}"
+            for n, result in enumerate(retrieval.results, start=1)
+        )
+        prompt = PROMPT.format(abstention=ABSTENTION[language], passages=passages, question=question)
+        payload = {"model": model, "messages": [{"role": "user", "content": prompt}], "temperature": 0.1}
+        payload["max_tokens"] = 400
+        reply = await self.knowledge.gateway.chat(principal, payload, self._highest(retrieval.results, level))
+        text = _content(reply.completion.body)
+        sentences = await self._verify(principal, level, text, retrieval, language)
+        citations = [
+            _citation(n, result, 0, len(result.chunk.text))
+            for n, result in enumerate(retrieval.results, start=1)
+            if any(n in sentence.citations for sentence in sentences)
+        ]
+        return Answer(
+            id=_new_id(),
+            answer=text,
+            citations=citations,
+            sentences=sentences,
+            abstained=ABSTENTION[language] in text and not citations,
+            classification=self._highest(retrieval.results, level),
+            model=model,
+            backend=reply.backend.name,
+            jurisdiction=reply.backend.jurisdiction,
+            explanation={"engine": "generative", "prompt_template": PROMPT, "model": model},
+        )
+
+    async def _verify(
+        self, principal: Principal, level: str, text: str, retrieval: Retrieval, language: str
+    ) -> list[Sentence]:
+        """Split the generated text into sentences, read their [n] markers, and check each against the
+        passages it cites: by meaning (embeddings) or by its words."""
+        drafts = []
+        for start, end in sentence_spans(text, language):
+            sentence = text[start:end]
+            cited = sorted(
+                {int(n) for n in _MARKER.findall(sentence) if 1 <= int(n) <= len(retrieval.results)}
+            )
+            drafts.append((_MARKER.sub("", sentence).strip(), cited))
+        if not drafts:
+            return []
+        gateway, model = self.knowledge.gateway, self.knowledge.settings.embedding_model
+        vectors = await gateway.embed_texts(
+            principal.tenant, model, [draft for draft, _ in drafts], level, "query"
+        )
+        sentences = []
+        for (draft, cited), vector in zip(drafts, vectors, strict=True):
+            similarity, words = await self._support(principal, level, draft, vector, cited, retrieval)
+            supported = bool(cited) and (similarity >= SUPPORTED or words >= SUPPORTED_WORDS)
+            sentences.append(Sentence(draft, cited, supported, similarity))
+        return sentences
+
+    async def _support(
+        self,
+        principal: Principal,
+        level: str,
+        sentence: str,
+        vector: np.ndarray,
+        cited: list[int],
+        retrieval: Retrieval,
+    ) -> tuple[float, float]:
+        if not cited:
+            return 0.0, 0.0
+        passages = [retrieval.results[n - 1].chunk for n in cited]
+        texts = [
+            chunk.text[start:end]
+            for chunk in passages
+            for start, end in sentence_spans(chunk.text, chunk.language)
+        ]
+        gateway, model = self.knowledge.gateway, self.knowledge.settings.embedding_model
+        similarity = float(
+            np.max(await gateway.embed_texts(principal.tenant, model, texts, level, "query") @ vector)
+        )
+        words = set(_WORD.findall(sentence.lower()))
+        present = {word for word in words if any(word in chunk.text.lower() for chunk in passages)}
+        return similarity, (len(present) / len(words) if words else 0.0)
+
+    def _abstain(self, retrieval: Retrieval, level: str, language: str) -> Answer:
+        return Answer(
+            id=_new_id(),
+            answer=ABSTENTION[language],
+            citations=[],
+            sentences=[],
+            abstained=True,
+            classification=level,
+            explanation={"engine": "none: nothing relevant was found"},
+        )
+
+    def _highest(self, results: list[Result], level: str) -> str:
+        deployment = self.knowledge.deployment
+        levels = [level, *(result.chunk.classification for result in results)]
+        return max(levels, key=deployment.rank)
+
+    async def _keep(self, principal: Principal, answer: Answer) -> None:
+        answer.explanation |= {
+            "sentences": [asdict(sentence) for sentence in answer.sentences],
+            "citations": [asdict(citation) for citation in answer.citations],
+            "abstained": answer.abstained,
+            "backend": answer.backend,
+            "jurisdiction": answer.jurisdiction,
+        }
+        row = AnswerRow(
+            id=answer.id,
+            tenant=principal.tenant.name,
+            key_id=principal.key_id,
+            classification=answer.classification,
+            created_at=datetime.now(UTC),
+            explanation_json=orjson.dumps(answer.explanation).decode(),
+        )
+        async with self.knowledge.database.session() as session, session.begin():
+            session.add(row)
+
+    async def explanation(self, principal: Principal, answer_id: str) -> dict[str, Any]:
+        async with self.knowledge.database.session() as session:
+            row = await session.get(AnswerRow, answer_id)
+        if (
+            row is None
+            or row.tenant != principal.tenant.name
+            or row.classification not in self.knowledge.levels_up_to(principal.clearance)
+        ):
+            raise NotFound(f"no answer with id {answer_id!r}", param="answer_id")
+        record: dict[str, Any] = json.loads(row.explanation_json)
+        return {"id": row.id, "classification": row.classification, "created_at": row.created_at} | record
+
+
+def retrieval_result(retrieval: Retrieval, chunk_id: int) -> Result:
+    return next(result for result in retrieval.results if result.chunk.id == chunk_id)
+
+
+def _citation(n: int, result: Result, start: int, end: int) -> Citation:
+    chunk = result.chunk
+    return Citation(
+        n=n,
+        document_id=chunk.document_id,
+        title=result.title,
+        page=chunk.page,
+        quote=chunk.text[start:end],
+        start=chunk.start + start,
+        end=chunk.start + end,
+        chunk_id=chunk.id,
+    )
+
+
+def _retrieval_record(retrieval: Retrieval, best: float) -> dict[str, Any]:
+    kept = {result.chunk.id for result in retrieval.results}
+    candidates: dict[int, dict[str, Any]] = {}
+    for retriever, hits in (("lexical", retrieval.lexical), ("vector", retrieval.vector)):
+        for hit in hits:
+            entry = candidates.setdefault(
+                hit.chunk_id, {"chunk_id": hit.chunk_id, "kept": hit.chunk_id in kept}
+            )
+            entry[f"{retriever}_rank"], entry[f"{retriever}_score"] = hit.rank, hit.score
+    return {
+        "question_language": retrieval.language,
+        "candidates": sorted(candidates.values(), key=lambda entry: (not entry["kept"], entry["chunk_id"])),
+        "kept": [
+            {
+                "chunk_id": result.chunk.id,
+                "document_id": result.chunk.document_id,
+                "fused_score": result.fused.score,
+            }
+            for result in retrieval.results
+        ],
+        "best_sentence_similarity": best,
+        "thresholds": {"relevant": RELEVANT, "supported": SUPPORTED, "supported_words": SUPPORTED_WORDS},
+    }
+
+
+def _stems(text: str) -> set[str]:
+    """Crude stems in any language: the first five letters of words of four letters or more, without
+    accents, so "adultes" meets "adulte" and "délai" meets "delai"."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    plain = "".join(character for character in folded if not unicodedata.combining(character))
+    return {word[:5] for word in _WORD.findall(plain)}
+
+
+def _source(result: Result) -> str:
+    return f"{result.title} (page {result.chunk.page})" if result.chunk.page else result.title
+
+
+def _content(body: bytes) -> str:
+    choices = orjson.loads(body).get("choices") or [{}]
+    content = (choices[0].get("message") or {}).get("content")
+    return content.strip() if isinstance(content, str) else ""
+
+
+def _new_id() -> str:
+    return "ans-" + secrets.token_hex(10)

@@ -1,0 +1,50 @@
+"""Languages of documents and questions: ISO 639-1 codes, and what full-text search makes of them."""
+
+from __future__ import annotations
+
+# PostgreSQL 16's text-search configurations (`SELECT cfgname FROM pg_ts_config`), by ISO 639-1 code. The
+# EU languages missing here (bg, cs, et, hr, lv, mt, pl, sk, sl) have no stemmer in PostgreSQL: their text
+# is indexed word for word with 'simple', which still matches the words as written.
+POSTGRES_TEXT_SEARCH: dict[str, str] = {
+    "ar": "arabic",
+    "ca": "catalan",
+    "da": "danish",
+    "de": "german",
+    "el": "greek",
+    "en": "english",
+    "es": "spanish",
+    "eu": "basque",
+    "fi": "finnish",
+    "fr": "french",
+    "ga": "irish",
+    "hi": "hindi",
+    "hu": "hungarian",
+    "hy": "armenian",
+    "id": "indonesian",
+    "it": "italian",
+    "lt": "lithuanian",
+    "nb": "norwegian",
+    "ne": "nepali",
+    "nl": "dutch",
+    "nn": "norwegian",
+    "no": "norwegian",
+    "pt": "portuguese",
+    "ro": "romanian",
+    "ru": "russian",
+    "sr": "serbian",
+    "sv": "swedish",
+    "ta": "tamil",
+    "tr": "turkish",
+    "yi": "yiddish",
+}
+POSTGRES_FALLBACK = "simple"
+
+
+def base_language(code: str) -> str:
+    """The ISO 639-1 part of a language tag: 'de-AT' -> 'de', 'EN_gb' -> 'en', '' -> ''."""
+    return code.strip().replace("_", "-").split("-", 1)[0].lower()
+
+
+def postgres_text_search(code: str) -> str:
+    """The PostgreSQL text-search configuration for a language tag ('simple' when none fits)."""
+    return POSTGRES_TEXT_SEARCH.get(base_language(code), POSTGRES_FALLBACK)

@@ -42,6 +42,12 @@ class ChatCompletionRequest(_Open):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
     n: int | None = Field(None, ge=1, le=128)
+    collections: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="souverain extension: answer from these collections' passages; the response lists "
+        "them in `citations`.",
+    )
 
 
 class EmbeddingsRequest(_Open):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+MAX_QUESTION_WORDS = 64
+
 # PostgreSQL 16's text-search configurations (`SELECT cfgname FROM pg_ts_config`), by ISO 639-1 code. The
 # EU languages missing here (bg, cs, et, hr, lv, mt, pl, sk, sl) have no stemmer in PostgreSQL: their text
 # is indexed word for word with 'simple', which still matches the words as written.
@@ -48,3 +53,17 @@ def base_language(code: str) -> str:
 def postgres_text_search(code: str) -> str:
     """The PostgreSQL text-search configuration for a language tag ('simple' when none fits)."""
     return POSTGRES_TEXT_SEARCH.get(base_language(code), POSTGRES_FALLBACK)
+
+
+def question_words(question: str) -> list[str]:
+    """The question's distinct words of two letters or more, lower-cased; a long question's first 64.
+
+    Only word characters leave this function, so no query syntax of any search engine can get through.
+    """
+    words: list[str] = []
+    for word in _WORD.findall(question.lower()):
+        if len(word) > 1 and word not in words:
+            words.append(word)
+            if len(words) == MAX_QUESTION_WORDS:
+                break
+    return words

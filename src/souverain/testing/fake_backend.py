@@ -56,6 +56,7 @@ class FakeBackend:
         self.name = name
         self.faults = Faults()
         self.stats = Stats()
+        self.reply: str | None = None  # when set, the answer to every chat request; else an echo
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.add_routes(
             [
@@ -85,11 +86,11 @@ class FakeBackend:
             return web.json_response({"error": {"message": "temperature must be <= 2"}}, status=400)
         if fault in ("slow_first_byte", "hang"):
             await asyncio.sleep(faults.delay if fault == "slow_first_byte" else 3600)
-        words = _words(body.get("messages"))
+        words = self.reply.split() if self.reply else _words(body.get("messages"))
         model = body.get("model", "fake")
         if body.get("stream"):
             return await self._stream(request, body, words, fault)
-        text = " ".join(words)
+        text = self.reply or " ".join(words)
         return web.Response(
             body=orjson.dumps(
                 {

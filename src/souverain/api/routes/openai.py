@@ -6,6 +6,7 @@ travels on, so parameters souverain does not know reach the backend unchanged.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from souverain.api.errors import validation_error
 from souverain.api.schemas import ChatCompletionRequest, EmbeddingsRequest, Model, ModelList, error_responses
 from souverain.errors import InvalidRequest
 from souverain.gateway.router import Backend
+from souverain.knowledge.grounding import ground
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 
@@ -79,17 +81,32 @@ async def chat_completions(request: Request, principal: CurrentPrincipal, servic
     payload = await _parse(request, ChatCompletionRequest)
     gateway = services.gateway
     level = gateway.classify(principal, request.headers.get("x-classification"))
+    citations = None
+    if "collections" in payload:
+        grounded = await ground(services.searcher, principal, level, payload)
+        payload, citations, level = grounded.payload, grounded.citations, grounded.level
     if payload.get("stream"):
         stream = await gateway.stream_chat(principal, payload, level)
+        events = stream.events if citations is None else _cited(citations, stream.events)
         return StreamingResponse(
-            stream.events,
+            events,
             media_type="text/event-stream",
             headers={**_STREAM_HEADERS, **_routing_headers(stream.backend)},
         )
     answer = await gateway.chat(principal, payload, level)
-    return Response(
-        answer.completion.body, media_type="application/json", headers=_routing_headers(answer.backend)
-    )
+    body = answer.completion.body
+    if citations is not None:
+        body = orjson.dumps(orjson.loads(body) | {"citations": citations})
+    return Response(body, media_type="application/json", headers=_routing_headers(answer.backend))
+
+
+async def _cited(citations: list[dict[str, Any]], events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The sources first, as an event with no choices (clients skip it like the usage event), so a UI
+    can show them while the answer streams."""
+    sources = {"object": "chat.completion.chunk", "choices": [], "citations": citations}
+    yield b"data: " + orjson.dumps(sources) + b"\n\n"
+    async for event in events:
+        yield event
 
 
 @router.post("/embeddings", responses=_ERRORS, openapi_extra=_body_schema(EmbeddingsRequest))

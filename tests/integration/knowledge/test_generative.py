@@ -68,7 +68,8 @@ def test_each_generated_sentence_is_checked_against_what_it_cites(
     gateway: RunningGateway, headers: dict[str, str], model: FakeBackend
 ) -> None:
     model.reply = (
-        "Une carte d'identité coûte 14 euros pour un adulte [1]. Le passeport est gratuit le dimanche [1]."
+        "Une carte d'identité coûte 14 euros pour un adulte [1]. Le passeport est gratuit le dimanche [1]. "
+        "Pour un adulte la carte d'identité coûte 30 euros [1]."
     )
     response = httpx.post(
         gateway.api + "/answers",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -78,12 +79,10 @@ def test_a_server_killed_mid_ingestion_shows_no_half_document(tmp_path: Path) ->
         )
 
         def upload() -> None:
-            try:
+            with contextlib.suppress(httpx.TransportError):  # the server dies under it: expected
                 httpx.post(
                     running.api + "/collections/c/documents", json={"text": text}, headers=headers, timeout=60
                 )
-            except httpx.TransportError:
-                pass  # the server died under it: expected
 
         uploader = threading.Thread(target=upload)
         uploader.start()

@@ -173,7 +173,7 @@ class PostgresIndex:
         return wanted
 
     async def _text_search(self, session: AsyncSession, language: str) -> str:
-        """The configuration for a language, if this server has it (PostgreSQL 13 lacks some of 16's)."""
+        """The configuration for a language, if this server has it (older PostgreSQL versions lack some)."""
         config = postgres_text_search(language)
         return config if config in await self._configurations(session) else POSTGRES_FALLBACK
 

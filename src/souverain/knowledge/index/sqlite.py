@@ -7,7 +7,6 @@ version in the store changes (so several processes on one file stay current). Ex
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,10 +14,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souverain.knowledge.index.base import Hit, Scope
+from souverain.knowledge.languages import question_words
 from souverain.store.models import ChunkRow, CollectionRow
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-_MAX_TERMS = 64
 
 
 @dataclass(frozen=True)
@@ -31,13 +28,8 @@ class _Matrix:
 
 def fts_query(query: str) -> str | None:
     """An FTS5 expression matching any of the question's words (quoted: no operator injection)."""
-    terms = []
-    for word in _WORD.findall(query.lower()):
-        if len(word) > 1 and word not in terms:
-            terms.append(word)
-    if not terms:
-        return None
-    return " OR ".join(f'"{term}"' for term in terms[:_MAX_TERMS])
+    terms = question_words(query)
+    return " OR ".join(f'"{term}"' for term in terms) if terms else None
 
 
 class SqliteIndex:

@@ -33,6 +33,7 @@ def _urls(url: str) -> tuple[URL, URL]:
 # Full-text structures the migrations make by hand, outside the ORM models (the search indexes use them).
 _HAND_MADE = frozenset(
     {"chunks_fts", "chunks_fts_data", "chunks_fts_idx", "chunks_fts_docsize", "chunks_fts_config"}
+    | {"chunks_fts_vocabulary"}
     | {"ts_config", "tsv", "ix_chunks_tsv"}
 )
 

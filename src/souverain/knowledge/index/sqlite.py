@@ -7,6 +7,7 @@ version in the store changes (so several processes on one file stay current). Ex
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,19 +18,36 @@ from souverain.knowledge.index.base import Hit, Scope
 from souverain.knowledge.languages import question_words
 from souverain.store.models import ChunkRow, CollectionRow
 
+# A word in more chunks than this says little about which chunk answers (its BM25 weight is near zero)
+# but makes FTS5 rank every chunk holding it: at 100,000 chunks, a question's "the" or "de" cost 150 ms.
+COMMON_SHARE = 0.05
+COMMON_FLOOR = 100
+
 
 @dataclass(frozen=True)
 class _Matrix:
     version: int
     ids: np.ndarray  # int64 chunk ids
-    classifications: np.ndarray  # the chunk's level, as str objects
+    levels: tuple[str, ...]  # the classification levels present
+    codes: np.ndarray  # int8: each chunk's level, as an index into `levels`
     vectors: np.ndarray  # float32 (n, d), L2-normalised
 
+    def mask(self, allowed: tuple[str, ...]) -> np.ndarray | None:
+        """Which rows the scope may see; None when all of them."""
+        if set(self.levels) <= set(allowed):
+            return None
+        return np.isin(self.codes, [index for index, level in enumerate(self.levels) if level in allowed])
 
-def fts_query(query: str) -> str | None:
-    """An FTS5 expression matching any of the question's words (quoted: no operator injection)."""
-    terms = question_words(query)
+
+def fts_query(terms: list[str]) -> str | None:
+    """An FTS5 expression matching any of the words (quoted: no operator injection)."""
     return " OR ".join(f'"{term}"' for term in terms) if terms else None
+
+
+def folded(word: str) -> str:
+    """The form FTS5's `unicode61 remove_diacritics 2` tokenizer stores: lower case, no accents."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(character for character in decomposed if not unicodedata.combining(character))
 
 
 class SqliteIndex:
@@ -45,7 +63,8 @@ class SqliteIndex:
     async def lexical(
         self, session: AsyncSession, scope: Scope, query: str, language: str, limit: int
     ) -> list[Hit]:
-        expression = fts_query(query)
+        terms = await self._discriminating(session, question_words(query))
+        expression = fts_query(terms)
         if expression is None or not scope.collection_ids:
             return []
         collections = ", ".join(f":c{i}" for i in range(len(scope.collection_ids)))
@@ -66,20 +85,43 @@ class SqliteIndex:
         # bm25() is lower for better matches; report it negated so higher is better, like the vectors.
         return [Hit(chunk_id, rank, -score) for rank, (chunk_id, score) in enumerate(rows, start=1)]
 
+    async def _discriminating(self, session: AsyncSession, words: list[str]) -> list[str]:
+        """The question's words that tell chunks apart: present somewhere, and not in most chunks."""
+        terms = list(dict.fromkeys(folded(word) for word in words))
+        if not terms:
+            return []
+        placeholders = ", ".join(f":t{i}" for i in range(len(terms)))
+        counts: dict[str, int] = dict(
+            (
+                await session.execute(
+                    text(f"SELECT term, doc FROM chunks_fts_vocabulary WHERE term IN ({placeholders})"),
+                    {f"t{i}": term for i, term in enumerate(terms)},
+                )
+            ).all()
+        )
+        chunks = (await session.execute(text("SELECT coalesce(max(id), 0) FROM chunks"))).scalar_one()
+        common = max(COMMON_FLOOR, COMMON_SHARE * chunks)
+        present = [term for term in terms if counts.get(term, 0) > 0]
+        rare = [term for term in present if counts[term] <= common]
+        # A question made only of common words still searches with its two rarest.
+        return rare or sorted(present, key=lambda term: counts[term])[:2]
+
     async def vector(self, session: AsyncSession, scope: Scope, query: np.ndarray, limit: int) -> list[Hit]:
         matrices = await self._current(session, scope)
-        allowed = np.array(scope.classifications, dtype=object)
         ids, scores = [], []
         for matrix in matrices:
             if not len(matrix.ids):
                 continue
-            mask = np.isin(matrix.classifications, allowed)
-            if not mask.any():
-                continue
-            similarities = matrix.vectors[mask] @ query
-            keep = min(limit, len(similarities))
+            # Score every row, then hide the ones out of scope: cheaper than copying the visible rows.
+            similarities = matrix.vectors @ query
+            mask = matrix.mask(scope.classifications)
+            if mask is not None:
+                if not mask.any():
+                    continue
+                similarities = np.where(mask, similarities, -np.inf)
+            keep = min(limit, int(mask.sum()) if mask is not None else len(similarities))
             best = np.argpartition(-similarities, keep - 1)[:keep]
-            ids.append(matrix.ids[mask][best])
+            ids.append(matrix.ids[best])
             scores.append(similarities[best])
         if not ids:
             return []
@@ -115,11 +157,12 @@ class SqliteIndex:
         ).all()
         if not rows:
             empty = np.zeros((0, 0), dtype=np.float32)
-            return _Matrix(version, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object), empty)
+            return _Matrix(version, np.zeros(0, dtype=np.int64), (), np.zeros(0, dtype=np.int8), empty)
         ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        classifications = np.array([row[1] for row in rows], dtype=object)
-        vectors = np.vstack([np.frombuffer(row[2], dtype=np.float32) for row in rows])
-        return _Matrix(version, ids, classifications, vectors)
+        levels = tuple(sorted({row[1] for row in rows}))
+        codes = np.fromiter((levels.index(row[1]) for row in rows), dtype=np.int8, count=len(rows))
+        vectors = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32).reshape(len(rows), -1)
+        return _Matrix(version, ids, levels, codes, vectors)
 
     def forget(self, collection_id: str) -> None:
         self._matrices.pop(collection_id, None)

@@ -219,7 +219,7 @@ class SearchHit(BaseModel):
     end: int
     lexical_rank: int | None = Field(description="Rank in the full-text results; null when not among them.")
     vector_rank: int | None = Field(description="Rank in the vector results; null when not among them.")
-    score: float = Field(description="Reciprocal-rank fusion of the two ranks.")
+    score: float = Field(description="The fused score: both retrievers' normalised scores, weighted.")
 
 
 class SearchResponse(BaseModel):

@@ -214,8 +214,8 @@ async def list_chunks(document_id: str, caller: Writer, services: ServicesDep) -
 async def search(
     body: SearchRequest, request: Request, caller: Writer, services: ServicesDep
 ) -> SearchResponse:
-    """Hybrid search (full text and vectors, fused by reciprocal rank) within the caller's tenant,
-    collections and clearance."""
+    """Hybrid search (full text and vectors, their scores fused) within the caller's tenant, collections
+    and clearance."""
     level = services.gateway.classify(caller, request.headers.get("x-classification"))
     retrieval = await services.searcher.search(
         caller.tenant, caller.clearance, level, body.query, body.collections, body.limit

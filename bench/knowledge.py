@@ -22,7 +22,8 @@ Method. Everything runs on this machine (PostgreSQL from the `pgserver` wheel on
   the vector retriever's results are compared with an exact scan (recall@10).
 
 Prints a Markdown report, writes it and every figure as JSON into bench/results/ (git-ignored), and exits 1
-if a target fails, 2 if the run could not be made. About 6 minutes on 2 cores; `--quick` about 1.
+if a target fails, 2 if the run could not be made. 5 to 9 minutes on 2 cores, depending on what else runs;
+`--quick` about 1.
 """
 
 from __future__ import annotations

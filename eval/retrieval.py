@@ -57,6 +57,7 @@ SCORE_SHARES = (0.5, 0.6, 0.7, 0.8, 0.9)
 CROSS_LINGUAL = ("de", "es")
 METHODS = ("lexical", "vector", "hybrid")
 ENGLISH_COLLECTION = "qa-passages-en"
+WARM_UP = 5  # end-to-end searches run before the timed ones
 
 
 @dataclass
@@ -349,7 +350,8 @@ async def timed_sample(corpus: Corpus, questions: list[Question], memo: harness.
     services.gateway.embed_texts = inner  # type: ignore[method-assign]
     seconds = []
     try:
-        for question in questions:
+        # Unmeasured first: the engine's first calls after start-up (or after a long idle) are slower.
+        for number, question in enumerate([*questions[:WARM_UP], *questions]):
             started = time.perf_counter()
             await services.searcher.search(
                 corpus.tenant,
@@ -359,7 +361,8 @@ async def timed_sample(corpus: Corpus, questions: list[Question], memo: harness.
                 [corpus.collection],
                 TOP,
             )
-            seconds.append(time.perf_counter() - started)
+            if number >= WARM_UP:
+                seconds.append(time.perf_counter() - started)
     finally:
         services.gateway.embed_texts = original  # type: ignore[method-assign]
     return seconds

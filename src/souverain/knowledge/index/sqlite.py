@@ -86,7 +86,10 @@ class SqliteIndex:
         return [Hit(chunk_id, rank, -score) for rank, (chunk_id, score) in enumerate(rows, start=1)]
 
     async def _discriminating(self, session: AsyncSession, words: list[str]) -> list[str]:
-        """The question's words that tell chunks apart: present somewhere, and not in most chunks."""
+        """The question's words that tell chunks apart: all but those in most chunks.
+
+        A word absent from the store is kept like any rare word: were it dropped, a tenant's results
+        would change with whether another tenant's documents hold the word, which tells it they do."""
         terms = list(dict.fromkeys(folded(word) for word in words))
         if not terms:
             return []
@@ -101,10 +104,9 @@ class SqliteIndex:
         )
         chunks = (await session.execute(text("SELECT coalesce(max(id), 0) FROM chunks"))).scalar_one()
         common = max(COMMON_FLOOR, COMMON_SHARE * chunks)
-        present = [term for term in terms if counts.get(term, 0) > 0]
-        rare = [term for term in present if counts[term] <= common]
+        rare = [term for term in terms if counts.get(term, 0) <= common]
         # A question made only of common words still searches with its two rarest.
-        return rare or sorted(present, key=lambda term: counts[term])[:2]
+        return rare or sorted(terms, key=lambda term: counts.get(term, 0))[:2]
 
     async def vector(self, session: AsyncSession, scope: Scope, query: np.ndarray, limit: int) -> list[Hit]:
         matrices = await self._current(session, scope)

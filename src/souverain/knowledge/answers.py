@@ -127,6 +127,12 @@ class Answerer:
             answer = self._extract(question, retrieval, candidates, level)
         else:
             answer = await self._generate(principal, level, question, retrieval, candidates, model, language)
+            if not answer.abstained and not any(sentence.supported for sentence in answer.sentences):
+                # Nothing the model wrote is backed by the passages (small models loop or ignore the
+                # markers): quote the documents instead, and say so in the explanation.
+                rejected = [asdict(sentence) for sentence in answer.sentences]
+                answer = self._extract(question, retrieval, candidates, level)
+                answer.explanation |= {"generative_rejected": {"model": model, "sentences": rejected}}
         answer.explanation |= _retrieval_record(retrieval, best)
         await self._keep(principal, answer)
         return answer

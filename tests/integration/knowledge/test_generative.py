@@ -121,3 +121,21 @@ def test_chat_completions_with_an_unknown_collection_is_404(
     )
     assert response.status_code == 404
     assert response.json()["error"]["param"] == "collections"
+
+
+def test_a_generated_answer_with_no_supported_sentence_falls_back_to_quotes(
+    gateway: RunningGateway, headers: dict[str, str], model: FakeBackend
+) -> None:
+    model.reply = "Les chats dorment beaucoup. Le ciel est bleu."
+    response = httpx.post(
+        gateway.api + "/answers",
+        json={"question": "Combien coûte la carte d'identité ?", "collections": ["guide"]},
+        headers=headers,
+        timeout=60,
+    )
+    answer = response.json()
+    assert "14 euros" in answer["answer"] and "chats" not in answer["answer"]
+    assert all(sentence["supported"] for sentence in answer["sentences"])
+    explanation = httpx.get(f"{gateway.api}/answers/{answer['id']}/explanation", headers=headers).json()
+    assert explanation["engine"] == "extractive"
+    assert explanation["generative_rejected"]["model"] == "mistral"

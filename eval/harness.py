@@ -96,7 +96,7 @@ def spread(questions: list[Question], limit: int | None) -> list[Question]:
     article is represented), in their original order."""
     if not limit:
         return questions
-    chosen = []
+    chosen: list[Question] = []
     for language in dict.fromkeys(question.language for question in questions):
         mine = [question for question in questions if question.language == language]
         step = max(1, len(mine) / limit)

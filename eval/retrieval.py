@@ -232,7 +232,7 @@ def patched(variant: LexicalVariant) -> Iterator[None]:
     saved_query = sqlite_index.fts_query
     saved_filter = getattr(sqlite_index.SqliteIndex, "_discriminating", None)
     if variant.build is not None:
-        sqlite_index.fts_query = variant.build
+        sqlite_index.fts_query = variant.build  # type: ignore[assignment]
     if variant.all_words:
         sqlite_index.SqliteIndex._discriminating = _every_word  # type: ignore[method-assign]
     try:
@@ -347,11 +347,12 @@ async def timed_sample(corpus: Corpus, questions: list[Question], memo: harness.
     services = corpus.services
     inner = memo.inner
     original = services.gateway.embed_texts
-    services.gateway.embed_texts = inner  # type: ignore[method-assign]
+    services.gateway.embed_texts = inner  # type: ignore[method-assign,assignment]
     seconds = []
     try:
         # Unmeasured first: the engine's first calls after start-up (or after a long idle) are slower.
-        for number, question in enumerate([*questions[:WARM_UP], *questions]):
+        warm_up = questions[:WARM_UP]
+        for number, question in enumerate([*warm_up, *questions]):
             started = time.perf_counter()
             await services.searcher.search(
                 corpus.tenant,
@@ -361,7 +362,7 @@ async def timed_sample(corpus: Corpus, questions: list[Question], memo: harness.
                 [corpus.collection],
                 TOP,
             )
-            if number >= WARM_UP:
+            if number >= len(warm_up):
                 seconds.append(time.perf_counter() - started)
     finally:
         services.gateway.embed_texts = original  # type: ignore[method-assign]
@@ -421,7 +422,11 @@ async def main(arguments: argparse.Namespace) -> int:
         "hybrid": evaluate(rows, lambda item: item.hybrid),
     }
     for name in variants:
-        figures[name] = evaluate(rows, lambda item, n=name: [hit.chunk_id for hit in item.variants[n][:TOP]])
+
+        def top(item: Asked, n: str = name) -> list[int]:
+            return [hit.chunk_id for hit in item.variants[n][:TOP]]
+
+        figures[name] = evaluate(rows, top)
     checks = targets(figures)
     search_seconds = [item.search_seconds for item in asked]
     timing = {

@@ -273,13 +273,24 @@ class Answerer:
             drafts.append((_MARKER.sub("", sentence).strip(), cited))
         if not drafts:
             return []
+        # One embedding call for the drafts and one for the cited passages' sentences, whatever the count.
+        cited_passages = sorted({n for _, cited in drafts for n in cited})
+        passage_sentences = [
+            (n, retrieval.results[n - 1].chunk.text[start:end])
+            for n in cited_passages
+            for start, end in sentence_spans(
+                retrieval.results[n - 1].chunk.text, retrieval.results[n - 1].chunk.language
+            )
+        ]
         gateway, model = self.knowledge.gateway, self.knowledge.settings.embedding_model
-        vectors = await gateway.embed_texts(
-            principal.tenant, model, [draft for draft, _ in drafts], level, "query"
-        )
+        texts = [draft for draft, _ in drafts] + [text for _, text in passage_sentences]
+        vectors = await gateway.embed_texts(principal.tenant, model, texts, level, "query")
+        draft_vectors, passage_vectors = vectors[: len(drafts)], vectors[len(drafts) :]
+        owners = np.array([n for n, _ in passage_sentences])
         sentences = []
-        for (draft, cited), vector in zip(drafts, vectors, strict=True):
-            similarity, words = await self._support(principal, level, draft, vector, cited, retrieval)
+        for (draft, cited), vector in zip(drafts, draft_vectors, strict=True):
+            similarity = _best_similarity(vector, passage_vectors[np.isin(owners, cited)]) if cited else 0.0
+            words = _word_share(draft, [retrieval.results[n - 1].chunk.text for n in cited])
             # An amount, date or article number the cited passages do not contain is never supported.
             numbers_found = _numbers(draft) <= set().union(
                 *(_numbers(retrieval.results[n - 1].chunk.text) for n in cited)
@@ -289,31 +300,6 @@ class Answerer:
             )
             sentences.append(Sentence(draft, cited, supported, similarity))
         return sentences
-
-    async def _support(
-        self,
-        principal: Principal,
-        level: str,
-        sentence: str,
-        vector: np.ndarray,
-        cited: list[int],
-        retrieval: Retrieval,
-    ) -> tuple[float, float]:
-        if not cited:
-            return 0.0, 0.0
-        passages = [retrieval.results[n - 1].chunk for n in cited]
-        texts = [
-            chunk.text[start:end]
-            for chunk in passages
-            for start, end in sentence_spans(chunk.text, chunk.language)
-        ]
-        gateway, model = self.knowledge.gateway, self.knowledge.settings.embedding_model
-        similarity = float(
-            np.max(await gateway.embed_texts(principal.tenant, model, texts, level, "query") @ vector)
-        )
-        words = set(_WORD.findall(sentence.lower()))
-        present = {word for word in words if any(word in chunk.text.lower() for chunk in passages)}
-        return similarity, (len(present) / len(words) if words else 0.0)
 
     def _abstain(self, retrieval: Retrieval, level: str, language: str) -> Answer:
         return Answer(
@@ -404,6 +390,18 @@ def _retrieval_record(retrieval: Retrieval, best: float) -> dict[str, Any]:
         "best_sentence_similarity": best,
         "thresholds": {"relevant": RELEVANT, "supported": SUPPORTED, "supported_words": SUPPORTED_WORDS},
     }
+
+
+def _best_similarity(vector: np.ndarray, passage_vectors: np.ndarray) -> float:
+    return float(np.max(passage_vectors @ vector)) if len(passage_vectors) else 0.0
+
+
+def _word_share(sentence: str, passages: list[str]) -> float:
+    """The share of the sentence's content words found in the passages."""
+    words = set(_WORD.findall(sentence.lower()))
+    lowered = [passage.lower() for passage in passages]
+    present = {word for word in words if any(word in passage for passage in lowered)}
+    return len(present) / len(words) if words else 0.0
 
 
 def _numbers(text: str) -> set[str]:

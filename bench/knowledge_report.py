@@ -145,7 +145,8 @@ def _path(row: dict[str, Any]) -> str:
 def search_lines(search: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| store | chunks | scope | vector path | cold ms | p50 ms | p99 ms | question embedding p50 "
-        "| lexical p50 / p99 | vector p50 / p99 | rest p50 | retrieval alone p50 / p99 | recall@10 "
+        "| lexical p50 / p99 | vector p50 / p99 | rest p50 | retrieval alone p50 / p99 "
+        "| recall@10 "
         "| cores used: bench / PostgreSQL / others |",
         "|" + "---|" * 14,
     ]

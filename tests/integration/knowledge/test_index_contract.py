@@ -348,6 +348,22 @@ async def test_nothing_outside_the_scope_is_ever_returned(library: Library) -> N
     assert (await library.vector(cleared, query))[0].chunk_id in leaks[2:]
 
 
+async def test_words_in_most_chunks_are_left_out_of_the_query(library: Library) -> None:
+    # 150 chunks share "Verwaltung"; one also names "Kindergeld". Ranking every chunk that holds the
+    # common word would cost the most and say the least: the question searches by its rare word alone.
+    collection_id = await library.collection()
+    texts = [f"Die Verwaltung bearbeitet Vorgang {number}." for number in range(150)]
+    texts.append("Die Verwaltung zahlt das Kindergeld monatlich aus.")
+    _, ids = await library.document(collection_id, texts, random_unit_vectors(151, 64, seed=5), ["de"] * 151)
+    if not library.database.is_sqlite:
+        async with library.database.session() as session, session.begin():
+            await session.execute(text("ANALYZE chunks"))  # the statistics PostgreSQL's index reads
+    scope = Scope(HEALTH, (collection_id,), UP_TO_INTERNAL)
+    assert [hit.chunk_id for hit in await library.lexical(scope, "Verwaltung Kindergeld", "de")] == [ids[-1]]
+    # A question of common words only still finds something: it keeps its rarest words.
+    assert len(await library.lexical(scope, "Verwaltung", "de")) == 10
+
+
 async def test_a_narrow_scope_among_many_chunks_still_fills_the_limit(library: Library) -> None:
     archive, scoped = await library.collection(), await library.collection()
     many = random_unit_vectors(3_000, 64, seed=5)

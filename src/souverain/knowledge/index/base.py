@@ -10,6 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from souverain.store.models import ChunkRow
 
+# A word in more chunks than this says little about which chunk answers (its BM25 weight is near zero)
+# but makes the full-text index rank every chunk holding it: at 100,000 chunks, a question's "the" or "de"
+# cost 150 ms. Both stores leave such words out of the query (counted over the whole store).
+COMMON_SHARE = 0.05
+COMMON_FLOOR = 100  # in a small store, a word in fewer chunks than this is never left out
+
 
 @dataclass(frozen=True)
 class Scope:

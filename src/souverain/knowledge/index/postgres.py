@@ -9,6 +9,8 @@ an approximate search that still comes back short is redone exactly. Scope filte
 from __future__ import annotations
 
 import math
+import re
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from pgvector import Vector
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from souverain.knowledge.index.base import Hit, Scope
+from souverain.knowledge.index.base import COMMON_FLOOR, COMMON_SHARE, Hit, Scope
 from souverain.knowledge.languages import POSTGRES_FALLBACK, postgres_text_search, question_words
 from souverain.store.models import ChunkRow, CollectionRow, DocumentRow
 
@@ -35,20 +37,31 @@ _SCOPE = (
 # Each chunk was stemmed in its own language, so each of the question's words is stemmed in every language
 # of the scope's documents (and the question's), and any of them may match: a name or a number written
 # alike across languages is found whatever the question's language. Words that are stop words in the
-# question's language are left out. PostgreSQL has no OR aggregate for tsquery: the terms are joined
-# through their text form, which tsquery's output quotes so that it reads back as the same query.
+# question's language are left out. Each term comes back in tsquery's text form, which quotes it so that
+# it reads back as the same query.
+_TERMS = text(
+    "SELECT DISTINCT CAST(term AS text) FROM ("
+    "  SELECT plainto_tsquery(config, word) AS term"
+    "  FROM unnest(CAST(:words AS text[])) AS word, unnest(CAST(:configs AS regconfig[])) AS config"
+    "  WHERE numnode(plainto_tsquery(CAST(:config AS regconfig), word)) > 0"
+    ") AS terms WHERE numnode(term) > 0"
+)
+# ts_rank, not ts_rank_cd: cover density reads every position of every matching row, which cost 127 ms
+# of a 164 ms search at 100,000 chunks (bench/knowledge.py); eval/retrieval.py found no loss of quality.
 _LEXICAL = text(
-    "SELECT chunks.id, ts_rank_cd(chunks.tsv, question.query, 1) AS score "
-    "FROM chunks, ("
-    "  SELECT CAST(string_agg(DISTINCT '(' || CAST(term AS text) || ')', ' | ') AS tsquery) AS query FROM ("
-    "    SELECT plainto_tsquery(config, word) AS term"
-    "    FROM unnest(CAST(:words AS text[])) AS word, unnest(CAST(:configs AS regconfig[])) AS config"
-    "    WHERE numnode(plainto_tsquery(CAST(:config AS regconfig), word)) > 0"
-    "  ) AS terms WHERE numnode(term) > 0"
-    ") AS question "
+    "SELECT chunks.id, ts_rank(chunks.tsv, question.query, 1) AS score "
+    "FROM chunks, CAST(:query AS tsquery) AS question(query) "
     f"WHERE chunks.tsv @@ question.query AND {_SCOPE} "
     "ORDER BY score DESC, chunks.id LIMIT :limit"
 )
+# The share of rows holding each of the most common lexemes, from the planner's statistics (ANALYZE).
+_COMMON = text(
+    "SELECT CAST(CAST(most_common_elems AS text) AS text[]), most_common_elem_freqs, "
+    "(SELECT reltuples FROM pg_class WHERE oid = CAST('chunks' AS regclass)) "
+    "FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'chunks' AND attname = 'tsv'"
+)
+_STATISTICS_SECONDS = 60.0  # statistics change only when the table is analysed again
+_SINGLE_LEXEME = re.compile(r"'((?:[^']|'')+)'")
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,8 @@ class PostgresIndex:
         self.candidate_cost = candidate_cost
         self._collections: dict[str, _Collection] = {}
         self._available: frozenset[str] | None = None  # the server's built-in text-search configurations
+        self._common_lexemes: dict[str, float] = {}
+        self._common_read_at: float | None = None
 
     async def prepare(self, session: AsyncSession, dimensions: int) -> None:
         size = _size(dimensions)
@@ -128,14 +143,43 @@ class PostgresIndex:
         collections = await self._current(session, scope)
         stemmed_as = frozenset().union(*(collection.configs for collection in collections))
         stemmed_as &= await self._configurations(session)
-        parameters = _scope_parameters(scope) | {
+        parameters = {
             "config": question,
             "configs": [question, *sorted(stemmed_as - {question})],
             "words": words,
-            "limit": limit,
         }
-        rows = await session.execute(_LEXICAL, parameters)
+        terms = await self._discriminating(session, list(await session.scalars(_TERMS, parameters)))
+        if not terms:
+            return []
+        query_text = " | ".join(f"({term})" for term in terms)
+        rows = await session.execute(
+            _LEXICAL, _scope_parameters(scope) | {"query": query_text, "limit": limit}
+        )
         return [Hit(chunk_id, rank, float(score)) for rank, (chunk_id, score) in enumerate(rows, start=1)]
+
+    async def _discriminating(self, session: AsyncSession, terms: list[str]) -> list[str]:
+        """The terms that tell chunks apart: all but the lexemes in most chunks (see COMMON_SHARE),
+        whose ranking would cost the most and say the least. A question of common words only keeps its
+        two rarest."""
+        common = await self._common(session)
+        rare = [term for term in terms if _lexeme(term) not in common]
+        return rare or sorted(terms, key=lambda term: common.get(_lexeme(term) or "", 0.0))[:2]
+
+    async def _common(self, session: AsyncSession) -> dict[str, float]:
+        """Lexemes in more than COMMON_SHARE of the chunks, with their share; re-read once a minute."""
+        now = time.monotonic()
+        if self._common_read_at is not None and now - self._common_read_at < _STATISTICS_SECONDS:
+            return self._common_lexemes
+        row = (await session.execute(_COMMON)).first()
+        common: dict[str, float] = {}
+        if row is not None and row[0] is not None:
+            lexemes, shares, rows = row
+            threshold = max(COMMON_SHARE, COMMON_FLOOR / max(float(rows or 0), 1.0))
+            # The shares list ends with three summary figures (min, max, null share): zip stops before.
+            pairs = zip(lexemes, shares, strict=False)
+            common = {lexeme: share for lexeme, share in pairs if share > threshold}
+        self._common_lexemes, self._common_read_at = common, now
+        return common
 
     async def vector(self, session: AsyncSession, scope: Scope, query: np.ndarray, limit: int) -> list[Hit]:
         if limit <= 0 or not scope.collection_ids or not scope.classifications:
@@ -228,6 +272,12 @@ async def _load(session: AsyncSession, tenant: str, versions: dict[str, int]) ->
         collection_id: _Collection(version, frozenset(configs[collection_id]), chunks[collection_id])
         for collection_id, version in versions.items()
     }
+
+
+def _lexeme(term: str) -> str | None:
+    """The lexeme of a one-lexeme term in tsquery's text form ('word'), else None."""
+    match = _SINGLE_LEXEME.fullmatch(term)
+    return match.group(1).replace("''", "'") if match else None
 
 
 def _scope_parameters(scope: Scope) -> dict[str, object]:

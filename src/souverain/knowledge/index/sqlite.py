@@ -14,14 +14,9 @@ import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from souverain.knowledge.index.base import Hit, Scope
+from souverain.knowledge.index.base import COMMON_FLOOR, COMMON_SHARE, Hit, Scope
 from souverain.knowledge.languages import question_words
 from souverain.store.models import ChunkRow, CollectionRow
-
-# A word in more chunks than this says little about which chunk answers (its BM25 weight is near zero)
-# but makes FTS5 rank every chunk holding it: at 100,000 chunks, a question's "the" or "de" cost 150 ms.
-COMMON_SHARE = 0.05
-COMMON_FLOOR = 100
 
 
 @dataclass(frozen=True)

@@ -32,18 +32,17 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import harness
 from harness import Corpus, Question
+from lexical_variants import LexicalVariant, applicable_variants, lexical_with
 
 from souverain.knowledge import search as search_module
 from souverain.knowledge.chunking import detect_language
-from souverain.knowledge.index import sqlite as sqlite_index
 from souverain.knowledge.index.base import Hit, Scope
 
 TOP = 10
@@ -160,7 +159,7 @@ async def ask_all(
             nearest = await knowledge.index.vector(session, scope, vector, TOP)
             found = {}
             for name, variant in variants.items():
-                found[name] = await _lexical_with(variant, knowledge, session, scope, question, language)
+                found[name] = await lexical_with(variant, knowledge, session, scope, question, language)
         asked.append(
             Asked(
                 question,
@@ -177,70 +176,6 @@ async def ask_all(
         if number % 500 == 0 or number == len(questions):
             print(f"  asked {number}/{len(questions)} questions", flush=True)
     return asked
-
-
-async def _lexical_with(
-    variant: LexicalVariant, knowledge: Any, session: Any, scope: Scope, question: Question, language: str
-) -> list[Hit]:
-    with patched(variant):
-        hits: list[Hit] = await knowledge.index.lexical(
-            session, scope, question.question, language, search_module.CANDIDATES
-        )
-    return hits
-
-
-# --- FTS5 query constructions tried by --lexical-variants (SQLite only) --------------------------------
-@dataclass(frozen=True)
-class LexicalVariant:
-    """Another lexical query: a builder in place of `sqlite.fts_query` (it gets the question's terms),
-    and/or every question word kept instead of only those rare enough to discriminate."""
-
-    build: Callable[[list[str]], str | None] | None = None
-    all_words: bool = False
-
-
-def prefix_query(terms: list[str]) -> str | None:
-    """Words of 6+ letters lose their last letter and match as prefixes (verteidigung -> verteidigun*,
-    defense -> defens*): a cheap stand-in for the stemmer FTS5 does not have."""
-    parts = [f'"{term[:-1]}"*' if len(term) >= 6 else f'"{term}"' for term in terms]
-    return " OR ".join(parts) or None
-
-
-async def _every_word(self: Any, session: Any, words: list[str]) -> list[str]:
-    return list(dict.fromkeys(sqlite_index.folded(word) for word in words))
-
-
-LEXICAL_VARIANTS = {
-    "lexical-all-words": LexicalVariant(all_words=True),
-    "lexical-prefix": LexicalVariant(build=prefix_query),
-}
-
-
-def applicable_variants() -> dict[str, LexicalVariant]:
-    """The variants this version of the SQLite index can take (they patch two of its names)."""
-    names = ("fts_query", "folded")
-    if not all(hasattr(sqlite_index, name) for name in names):
-        print("note: the SQLite index changed; lexical variants skipped", file=sys.stderr)
-        return {}
-    if not hasattr(sqlite_index.SqliteIndex, "_discriminating"):
-        return {name: v for name, v in LEXICAL_VARIANTS.items() if not v.all_words}
-    return LEXICAL_VARIANTS
-
-
-@contextmanager
-def patched(variant: LexicalVariant) -> Iterator[None]:
-    saved_query = sqlite_index.fts_query
-    saved_filter = getattr(sqlite_index.SqliteIndex, "_discriminating", None)
-    if variant.build is not None:
-        sqlite_index.fts_query = variant.build  # type: ignore[assignment]
-    if variant.all_words:
-        sqlite_index.SqliteIndex._discriminating = _every_word  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        sqlite_index.fts_query = saved_query
-        if saved_filter is not None:
-            sqlite_index.SqliteIndex._discriminating = saved_filter  # type: ignore[method-assign]
 
 
 def rank_fusion(lexical: list[Hit], vector: list[Hit], k: int, vector_weight: float) -> list[int]:

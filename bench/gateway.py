@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.metadata
 import json
 import os
 import platform
@@ -39,6 +38,7 @@ import orjson
 
 import report
 import servers
+from provenance import git_commit, package_version
 
 HERE = Path(__file__).resolve().parent
 LOADGEN = HERE / "loadgen.py"
@@ -103,22 +103,13 @@ def smoke_test(server: servers.Server) -> None:
 
 
 def environment(litellm_version: str | None) -> dict[str, Any]:
-    def version(package: str) -> str | None:
-        try:
-            return importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, cwd=HERE, check=False
-    )
     return {
         "python": platform.python_version(),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
         "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
-        "commit": commit.stdout.decode().strip() or None,
+        "commit": git_commit(),
         "versions": {
-            name: version(name)
+            name: package_version(name)
             for name in ("souverain", "fastapi", "uvicorn", "aiohttp", "uvloop", "httptools")
         }
         | {"litellm": litellm_version},

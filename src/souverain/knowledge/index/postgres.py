@@ -20,7 +20,7 @@ from pgvector import Vector
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from souverain.knowledge.index.base import COMMON_FLOOR, COMMON_SHARE, Hit, Scope
+from souverain.knowledge.index.base import COMMON_FLOOR, COMMON_SHARE, WORD_COUNTS_SECONDS, Hit, Scope
 from souverain.knowledge.languages import POSTGRES_FALLBACK, postgres_text_search, question_words
 from souverain.store.models import ChunkRow, CollectionRow, DocumentRow
 
@@ -60,7 +60,6 @@ _COMMON = text(
     "(SELECT reltuples FROM pg_class WHERE oid = CAST('chunks' AS regclass)) "
     "FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'chunks' AND attname = 'tsv'"
 )
-_STATISTICS_SECONDS = 60.0  # statistics change only when the table is analysed again
 _SINGLE_LEXEME = re.compile(r"'((?:[^']|'')+)'")
 
 
@@ -168,7 +167,7 @@ class PostgresIndex:
     async def _common(self, session: AsyncSession) -> dict[str, float]:
         """Lexemes in more than COMMON_SHARE of the chunks, with their share; re-read once a minute."""
         now = time.monotonic()
-        if self._common_read_at is not None and now - self._common_read_at < _STATISTICS_SECONDS:
+        if self._common_read_at is not None and now - self._common_read_at < WORD_COUNTS_SECONDS:
             return self._common_lexemes
         row = (await session.execute(_COMMON)).first()
         common: dict[str, float] = {}

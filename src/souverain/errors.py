@@ -16,7 +16,8 @@ and never contain secrets or values of personal data.
     ├── Conflict                        409
     ├── RateLimited                     429 rate_limit_error (carries retry_after)
     ├── UpstreamRejected                4xx from a backend, passed through with its message
-    └── BackendUnavailable              503 code=no_backend_available
+    ├── BackendUnavailable              503 code=no_backend_available
+    └── AuditUnavailable                503 code=audit_unavailable (nothing is answered unrecorded)
 """
 
 from __future__ import annotations
@@ -151,3 +152,11 @@ class BackendUnavailable(SouverainError):
     status = 503
     type = "service_unavailable_error"
     default_code = "no_backend_available"
+
+
+class AuditUnavailable(SouverainError):
+    """The audit log could not make a record durable: the response it would describe is not sent."""
+
+    status = 503
+    type = "service_unavailable_error"
+    default_code = "audit_unavailable"

@@ -139,3 +139,35 @@ class AnswerRow(Base):
     classification: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     explanation_json: Mapped[str] = mapped_column(Text)
+
+
+class AuditRecordRow(Base):
+    """One record of the audit log's hash chain. `body` is the canonical JSON that was hashed, and the
+    source of truth; the other columns repeat some of its fields so that records can be searched, and
+    verification checks that they agree with it."""
+
+    __tablename__ = "audit_records"
+    __table_args__ = (Index("ix_audit_records_tenant_at", "tenant", "at"),)
+
+    # The position in the chain: unique, so two writers can never both extend the same record.
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    tenant: Mapped[str] = mapped_column(String(63))
+    principal: Mapped[str] = mapped_column(String(64))
+    use_case: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    status: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The chain's last record, one row: every append locks it first, so appends from any number of
+    processes take turns (a row lock on PostgreSQL, the write lock on SQLite) and never fork the chain."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,1 @@
+"""Accountability: the audit log, and (as they are built) use cases, human review and usage."""

@@ -1,0 +1,71 @@
+"""What the audit log records: one class per kind of event, never free text.
+
+Events say who (tenant, principal, role, use case), what (kind, model, backend, jurisdiction, the
+policy decisions taken) and how it went (status, tokens, latency). Content appears only as keyed hashes
+(see `ContentHasher`), so the log proves what was sent without holding it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+from souverain.tenancy.principal import Principal
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    kind: ClassVar[str]
+
+    tenant: str
+    principal: str  # the API key's id; "cli" or "system" for what the platform does on its own
+    role: str
+    use_case: str | None = None
+    status: str = "ok"  # or the error code the caller received
+
+    def fields(self) -> dict[str, Any]:
+        return {"kind": self.kind} | asdict(self)
+
+
+def actor(principal: Principal) -> dict[str, str]:
+    """The who of an event made on behalf of an API key."""
+    return {"tenant": principal.tenant.name, "principal": principal.key_id, "role": principal.role.value}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelCall(Event):
+    """A chat completion or embeddings request, answered or refused."""
+
+    kind: ClassVar[str] = "model_call"
+
+    endpoint: str  # "chat" or "embeddings"
+    model: str
+    classification: str
+    backend: str | None = None  # None when refused before any backend was contacted
+    jurisdiction: str | None = None
+    streamed: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    input_hash: str | None = None
+    output_hash: str | None = None
+    decisions: tuple[str, ...] = ()  # e.g. "route:mistral-lu" or the refusal's code
+
+
+class ContentHasher:
+    """HMAC-SHA256 of content under the site's audit key.
+
+    A plain hash of a short prompt ("Is Jean Dupont's claim approved?") can be found again by trying
+    candidate texts; keyed, it can only be checked by someone who holds the key and the text."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def __call__(self, content: bytes) -> str:
+        return hmac.new(self._key, content, hashlib.sha256).hexdigest()
+
+    def incremental(self) -> hmac.HMAC:
+        """For content that arrives in pieces (a streamed answer)."""
+        return hmac.new(self._key, digestmod=hashlib.sha256)

@@ -1,0 +1,184 @@
+"""Appending to the audit log: group commit, durable before the caller is answered.
+
+`record` returns once the event's record is committed. Events that arrive while a batch is being written
+wait and go together in the next transaction, so under load many requests share one commit. Every
+transaction first locks the chain's head row, so any number of server processes on one store append to
+one chain in turn; the records' unique `seq` would refuse a fork even if that lock were bypassed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, update
+
+from souverain.errors import AuditUnavailable
+from souverain.governance.audit.chain import (
+    ChainCheck,
+    Finding,
+    Stored,
+    canonical,
+    digest,
+    timestamp,
+)
+from souverain.governance.audit.events import Event
+from souverain.store.database import Database
+from souverain.store.models import AuditHeadRow, AuditRecordRow
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 512  # records per transaction; more wait for the next one
+
+
+class AuditLog:
+    def __init__(self, database: Database, site: str) -> None:
+        self.database = database
+        self.site = site
+        self._pending: list[tuple[Event, asyncio.Future[int]]] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def start(self) -> None:
+        self._writer = asyncio.create_task(self._run(), name="audit-writer")
+
+    async def close(self) -> None:
+        """Write every record still pending, then stop."""
+        if self._writer is None:
+            return
+        self._closing = True
+        self._wake.set()
+        await self._writer
+        self._writer = None
+
+    async def record(self, event: Event) -> int:
+        """Append the event; returns its record's `seq` once the record is durable."""
+        return await self.submit(event)
+
+    def submit(self, event: Event) -> asyncio.Future[int]:
+        """Queue the event without waiting (for events no response depends on, e.g. a dropped stream)."""
+        if self._writer is None or self._closing:
+            raise AuditUnavailable("the audit log is not running: nothing can be answered unrecorded")
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending.append((event, future))
+        self._wake.set()
+        return future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                try:
+                    first = await self._write([event for event, _ in batch])
+                except Exception:
+                    log.exception("audit records could not be written; %d requests refused", len(batch))
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(
+                                AuditUnavailable("the audit log could not record this request; retry later")
+                            )
+                    continue
+                for offset, (_, future) in enumerate(batch):
+                    if not future.done():
+                        future.set_result(first + offset)
+            if self._closing:
+                return
+
+    async def _write(self, events: list[Event]) -> int:
+        """One transaction for the batch; returns the first record's `seq`."""
+        async with self.database.session() as session, session.begin():
+            # Locking the head first makes concurrent appends, from any process, take turns.
+            await session.execute(
+                update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq)
+            )
+            seq, prev = (
+                await session.execute(select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1))
+            ).one()
+            first = seq + 1
+            rows = []
+            for event in events:
+                seq += 1
+                moment = datetime.now(UTC)
+                fields = event.fields()
+                body = canonical(
+                    {"seq": seq, "prev": prev, "at": timestamp(moment), "site": self.site} | fields
+                )
+                record_hash = digest(body)
+                rows.append(
+                    {
+                        "seq": seq,
+                        "at": moment,
+                        "kind": event.kind,
+                        "tenant": event.tenant,
+                        "principal": event.principal,
+                        "use_case": event.use_case,
+                        "status": event.status,
+                        "body": body.decode(),
+                        "prev_hash": prev,
+                        "hash": record_hash,
+                    }
+                )
+                prev = record_hash
+            await session.execute(insert(AuditRecordRow), rows)
+            await session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=seq, hash=prev))
+        return first
+
+
+async def stored_records(database: Database, page: int = 2000) -> AsyncIterator[Stored]:
+    """Every record in `seq` order, read a page at a time."""
+    after = -1
+    while True:
+        async with database.session() as session:
+            rows = (
+                await session.execute(
+                    select(AuditRecordRow)
+                    .where(AuditRecordRow.seq > after)
+                    .order_by(AuditRecordRow.seq)
+                    .limit(page)
+                )
+            ).scalars()
+            batch = [
+                Stored(
+                    row.seq,
+                    row.at,
+                    row.kind,
+                    row.tenant,
+                    row.principal,
+                    row.use_case,
+                    row.status,
+                    row.body,
+                    row.prev_hash,
+                    row.hash,
+                )
+                for row in rows
+            ]
+        for record in batch:
+            yield record
+        if len(batch) < page:
+            return
+        after = batch[-1].seq
+
+
+async def verify_store(database: Database) -> tuple[int, Finding | None]:
+    """Check the whole chain in the store: how many records are intact, and the first wrong one.
+
+    The head row catches what the chain alone cannot: records cut from its end."""
+    check = ChainCheck()
+    async for record in stored_records(database):
+        if check.feed(record) is not None:
+            return check.checked, check.finding
+    async with database.session() as session:
+        head_seq, head_hash = (
+            await session.execute(select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1))
+        ).one()
+    last = check.expected - 1
+    if head_seq > last:
+        return check.checked, Finding(last + 1, f"is missing: the log ends at {last}, its head at {head_seq}")
+    if head_seq < last or head_hash != check.prev:
+        return check.checked, Finding(last, "does not match the chain's head (the head was changed)")
+    return check.checked, None

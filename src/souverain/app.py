@@ -35,6 +35,9 @@ from souverain.gateway.breaker import CircuitBreaker
 from souverain.gateway.metrics import Metrics
 from souverain.gateway.pipeline import Gateway
 from souverain.gateway.router import Router, build_backend
+from souverain.governance.audit.events import ContentHasher
+from souverain.governance.audit.keys import audit_key
+from souverain.governance.audit.log import AuditLog
 from souverain.knowledge.answers import Answerer
 from souverain.knowledge.index.base import SearchIndex
 from souverain.knowledge.index.postgres import PostgresIndex
@@ -111,7 +114,8 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
     limiter: RateLimiter = (
         MemoryRateLimiter() if database.is_sqlite and settings.workers == 1 else StoreRateLimiter(database)
     )
-    gateway = Gateway(deployment, router, limiter, metrics)
+    audit = AuditLog(database, deployment.site.name)
+    gateway = Gateway(deployment, router, limiter, metrics, audit, ContentHasher(audit_key(settings)))
     index: SearchIndex = SqliteIndex() if database.is_sqlite else PostgresIndex()
     knowledge = KnowledgeService(database, deployment, gateway, index)
     searcher = Searcher(knowledge)
@@ -125,6 +129,7 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
         metrics=metrics,
         knowledge=knowledge,
         searcher=searcher,
+        audit=audit,
         answerer=Answerer(searcher),
     )
 
@@ -138,6 +143,7 @@ async def running(services: Services) -> AsyncIterator[Services]:
     async with database.session() as session, session.begin():
         await services.knowledge.index.prepare(session, deployment.knowledge.embedding_dimensions)
     started = []
+    await services.audit.start()
     try:
         for backend in services.router.backends:
             await backend.engine.start()
@@ -146,6 +152,7 @@ async def running(services: Services) -> AsyncIterator[Services]:
     finally:
         for backend in started:
             await backend.engine.close()
+        await services.audit.close()  # every record still pending is written before the store closes
         await database.close()
 
 

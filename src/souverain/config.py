@@ -14,7 +14,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from souverain import jurisdictions
@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a verified API key is trusted before the store is asked again "
         "(bounds how long a key revoked by another process keeps working).",
+    )
+    audit_key: SecretStr | None = Field(
+        None,
+        description="HMAC key (hex, 32+ digits) of the content hashes in audit records; the same on every "
+        "host of a site. Default: `<data_dir>/audit.key`, made on first start.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     access_log: bool = Field(True, description="Write one JSON line per request (never prompts or keys).")

@@ -58,7 +58,11 @@ tenants:
 def _type_name(field: FieldInfo) -> str:
     annotation = field.annotation
     text = getattr(annotation, "__name__", None) if not getattr(annotation, "__args__", None) else None
-    return text or str(annotation).replace("typing.", "").replace("pathlib.", "").replace("NoneType", "None")
+    if text:
+        return text
+    for module in ("typing.", "pathlib.", "pydantic.types."):
+        annotation = str(annotation).replace(module, "")
+    return str(annotation).replace("NoneType", "None")
 
 
 def _default(field: FieldInfo) -> str:

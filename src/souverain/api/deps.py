@@ -13,6 +13,7 @@ from souverain.errors import PermissionDenied
 from souverain.gateway.metrics import Metrics
 from souverain.gateway.pipeline import Gateway
 from souverain.gateway.router import Router
+from souverain.governance.audit.log import AuditLog
 from souverain.knowledge.answers import Answerer
 from souverain.knowledge.search import Searcher
 from souverain.knowledge.service import KnowledgeService
@@ -33,6 +34,7 @@ class Services:
     knowledge: KnowledgeService
     searcher: Searcher
     answerer: Answerer
+    audit: AuditLog
 
 
 async def services(request: Request) -> Services:

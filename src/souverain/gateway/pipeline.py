@@ -1,12 +1,14 @@
 """The request pipeline for one model call: authorise, classify, limit, route with failover, measure.
 
 Authentication happens before (the HTTP layer turns a key into a Principal); later steps of DESIGN.md
-(protect, restore and mark, record) hook in here as they are built.
+(protect, restore and mark) hook in here as they are built. Every call, answered or refused, ends with
+its audit record, durable before the answer leaves (step 8, `record`).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ import orjson
 from souverain.config import Deployment, TenantConfig
 from souverain.engines.base import BackendFailure, Capability, Chunk, Completion, Usage
 from souverain.errors import (
+    AuditUnavailable,
     BackendUnavailable,
     ClassificationViolation,
     InvalidRequest,
@@ -27,6 +30,8 @@ from souverain.errors import (
 )
 from souverain.gateway.metrics import Metrics
 from souverain.gateway.router import Backend, Router
+from souverain.governance.audit.events import ContentHasher, ModelCall, actor
+from souverain.governance.audit.log import AuditLog
 from souverain.tenancy.limits.base import RateLimiter
 from souverain.tenancy.principal import Principal
 
@@ -47,12 +52,20 @@ class Stream:
 
 class Gateway:
     def __init__(
-        self, deployment: Deployment, router: Router, limiter: RateLimiter, metrics: Metrics
+        self,
+        deployment: Deployment,
+        router: Router,
+        limiter: RateLimiter,
+        metrics: Metrics,
+        audit: AuditLog,
+        hasher: ContentHasher,
     ) -> None:
         self.deployment = deployment
         self.router = router
         self.limiter = limiter
         self.metrics = metrics
+        self.audit = audit
+        self.hasher = hasher
 
     # --- policy -------------------------------------------------------------------------------------
     def classify(self, principal: Principal, declared: str | None) -> str:
@@ -86,9 +99,59 @@ class Gateway:
             await self.limiter.admit(principal.buckets, time.time())
         return self.router.healthy_first(allowed, model)
 
-    def _refused(self, principal: Principal, model: object, endpoint: str, error: SouverainError) -> None:
+    async def _refused(
+        self, principal: Principal, payload: dict[str, Any], level: str, endpoint: str, error: SouverainError
+    ) -> None:
+        model = str(payload.get("model"))
         # Counted under the error's code, so dashboards see failures and refusals, not only successes.
-        self.metrics.requests.labels(principal.tenant.name, str(model), "", endpoint, error.code).inc()
+        self.metrics.requests.labels(principal.tenant.name, model, "", endpoint, error.code).inc()
+        if isinstance(error, AuditUnavailable):
+            return
+        refusal = ModelCall(
+            **actor(principal),
+            status=error.code,
+            endpoint=endpoint,
+            model=model,
+            classification=level,
+            streamed=bool(payload.get("stream")),
+            input_hash=self._input_hash(payload),
+            decisions=(f"refused:{error.code}",),
+        )
+        # Nothing was processed: if the log is down, the refusal stands unrecorded (the writer logs why).
+        with contextlib.suppress(AuditUnavailable):
+            await self.audit.record(refusal)
+
+    def _input_hash(self, payload: dict[str, Any]) -> str:
+        content = payload.get("messages", payload.get("input"))
+        return self.hasher(orjson.dumps(content, option=orjson.OPT_SORT_KEYS))
+
+    def _answered(
+        self,
+        principal: Principal,
+        payload: dict[str, Any],
+        level: str,
+        backend: Backend,
+        usage: Usage | None,
+        started: float,
+        output_hash: str | None,
+        status: str = "ok",
+    ) -> ModelCall:
+        return ModelCall(
+            **actor(principal),
+            status=status,
+            endpoint=Capability.EMBEDDINGS.value if "input" in payload else Capability.CHAT.value,
+            model=str(payload["model"]),
+            classification=level,
+            backend=backend.name,
+            jurisdiction=backend.jurisdiction,
+            streamed=bool(payload.get("stream")),
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            input_hash=self._input_hash(payload),
+            output_hash=output_hash,
+            decisions=(f"route:{backend.name}",),
+        )
 
     # --- calls --------------------------------------------------------------------------------------
     async def chat(self, principal: Principal, payload: dict[str, Any], level: str) -> Answer:
@@ -116,12 +179,16 @@ class Gateway:
             candidates = await self._admit(principal, model, capability, level)
             completion, backend = await self._failover(candidates, model, call, release=True)
         except SouverainError as error:
-            self._refused(principal, model, endpoint, error)
+            await self._refused(principal, payload, level, endpoint, error)
             raise
         labels = (principal.tenant.name, model, backend.name)
         self.metrics.latency.labels(*labels, endpoint).observe(time.perf_counter() - started)
         self.metrics.requests.labels(*labels, endpoint, "ok").inc()
         await self._count(principal, labels, completion.usage)
+        output = self.hasher(completion.body)
+        await self.audit.record(
+            self._answered(principal, payload, level, backend, completion.usage, started, output)
+        )
         return Answer(completion, backend)
 
     async def embed_texts(
@@ -164,16 +231,18 @@ class Gateway:
             candidates = await self._admit(principal, model, Capability.CHAT, level)
             (chunks, first), backend = await self._failover(candidates, model, open_stream, release=False)
         except SouverainError as error:
-            self._refused(principal, model, Capability.CHAT.value, error)
+            await self._refused(principal, payload, level, Capability.CHAT.value, error)
             raise
         labels = (principal.tenant.name, model, backend.name)
         self.metrics.time_to_first_token.labels(*labels).observe(time.perf_counter() - started)
-        events = self._relay(principal, backend, labels, chunks, first, wants_usage, started)
+        events = self._relay(principal, payload, level, backend, labels, chunks, first, wants_usage, started)
         return Stream(backend, events)
 
     async def _relay(
         self,
         principal: Principal,
+        payload: dict[str, Any],
+        level: str,
         backend: Backend,
         labels: tuple[str, str, str],
         chunks: AsyncGenerator[Chunk, None],
@@ -183,17 +252,25 @@ class Gateway:
     ) -> AsyncIterator[bytes]:
         usage: Usage | None = None
         status = "cancelled"
+        recorded = False
+        output = self.hasher.incremental()
         pending = b""  # events that arrived together leave together
         try:
             chunk: Chunk | None = first
             while chunk is not None:
                 usage = chunk.usage or usage
+                output.update(chunk.data)
                 if wants_usage or not chunk.usage_only:
                     pending += b"data: " + chunk.data + b"\n\n"
                 if pending and not chunk.more_ready:
                     yield pending
                     pending = b""
                 chunk = await anext(chunks, None)
+            # The record is durable before the stream's end is sent: a caller who saw [DONE] is recorded.
+            recorded = True
+            await self.audit.record(
+                self._answered(principal, payload, level, backend, usage, started, output.hexdigest())
+            )
             yield pending + b"data: [DONE]\n\n"
             status = "ok"
         except BackendFailure as failure:
@@ -202,8 +279,26 @@ class Gateway:
             status = "stream_error"
             error = {"message": f"the backend failed mid-stream ({failure})", "type": "api_error"}
             error["code"] = "backend_stream_error"
+            recorded = True
+            await self.audit.record(
+                self._answered(
+                    principal, payload, level, backend, usage, started, output.hexdigest(), error["code"]
+                )
+            )
+            yield pending + b"data: " + orjson.dumps({"error": error}) + b"\n\n"
+        except AuditUnavailable as failure:
+            status = failure.code
+            error = {"message": failure.message, "type": failure.type, "code": failure.code}
             yield pending + b"data: " + orjson.dumps({"error": error}) + b"\n\n"
         finally:
+            if not recorded:  # the caller went away mid-stream: recorded without holding anyone up
+                digest = output.hexdigest()
+                with contextlib.suppress(AuditUnavailable):
+                    self.audit.submit(
+                        self._answered(
+                            principal, payload, level, backend, usage, started, digest, "cancelled"
+                        )
+                    )
             backend.in_flight -= 1
             await chunks.aclose()
             self.metrics.latency.labels(*labels, Capability.CHAT.value).observe(time.perf_counter() - started)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from souverain.tenancy.principal import Principal
 
@@ -29,7 +29,13 @@ class Event:
         return {"kind": self.kind} | asdict(self)
 
 
-def actor(principal: Principal) -> dict[str, str]:
+class Actor(TypedDict):
+    tenant: str
+    principal: str
+    role: str
+
+
+def actor(principal: Principal) -> Actor:
     """The who of an event made on behalf of an API key."""
     return {"tenant": principal.tenant.name, "principal": principal.key_id, "role": principal.role.value}
 

@@ -58,11 +58,12 @@ tenants:
 def _type_name(field: FieldInfo) -> str:
     annotation = field.annotation
     text = getattr(annotation, "__name__", None) if not getattr(annotation, "__args__", None) else None
-    if text:
+    if isinstance(text, str):
         return text
+    shown = str(annotation)
     for module in ("typing.", "pathlib.", "pydantic.types."):
-        annotation = str(annotation).replace(module, "")
-    return str(annotation).replace("NoneType", "None")
+        shown = shown.replace(module, "")
+    return shown.replace("NoneType", "None")
 
 
 def _default(field: FieldInfo) -> str:

@@ -84,6 +84,17 @@ class Gateway:
             )
         return level
 
+    async def classify_call(
+        self, principal: Principal, payload: dict[str, Any], declared: str | None, endpoint: Capability
+    ) -> str:
+        """`classify` for a model call: a refusal here is a policy decision, recorded like the others."""
+        try:
+            return self.classify(principal, declared)
+        except SouverainError as error:
+            known = declared if declared in self.deployment.classification_levels else "invalid"
+            await self._refused(principal, payload, known or "invalid", endpoint.value, error)
+            raise
+
     async def _admit(
         self, principal: Principal, model: str, capability: Capability, level: str
     ) -> list[Backend]:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from souverain.api.deps import CurrentPrincipal, ServicesDep
 from souverain.api.errors import validation_error
 from souverain.api.schemas import ChatCompletionRequest, EmbeddingsRequest, Model, ModelList, error_responses
+from souverain.engines.base import Capability
 from souverain.errors import InvalidRequest
 from souverain.gateway.router import Backend
 from souverain.knowledge.grounding import ground
@@ -80,7 +81,9 @@ async def list_models(principal: CurrentPrincipal, services: ServicesDep) -> Mod
 async def chat_completions(request: Request, principal: CurrentPrincipal, services: ServicesDep) -> Response:
     payload = await _parse(request, ChatCompletionRequest)
     gateway = services.gateway
-    level = gateway.classify(principal, request.headers.get("x-classification"))
+    level = await gateway.classify_call(
+        principal, payload, request.headers.get("x-classification"), Capability.CHAT
+    )
     citations = None
     if "collections" in payload:
         grounded = await ground(services.searcher, principal, level, payload)
@@ -112,7 +115,9 @@ async def _cited(citations: list[dict[str, Any]], events: AsyncIterator[bytes]) 
 @router.post("/embeddings", responses=_ERRORS, openapi_extra=_body_schema(EmbeddingsRequest))
 async def embeddings(request: Request, principal: CurrentPrincipal, services: ServicesDep) -> Response:
     payload = await _parse(request, EmbeddingsRequest)
-    level = services.gateway.classify(principal, request.headers.get("x-classification"))
+    level = await services.gateway.classify_call(
+        principal, payload, request.headers.get("x-classification"), Capability.EMBEDDINGS
+    )
     answer = await services.gateway.embed(principal, payload, level)
     return Response(
         answer.completion.body, media_type="application/json", headers=_routing_headers(answer.backend)

@@ -1,4 +1,5 @@
-"""The `souverain` command: serve the gateway, manage keys, check and document the configuration."""
+"""The `souverain` command: serve the gateway, manage keys, ingest documents, verify the audit log, check
+and document the configuration."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ import typer
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from souverain import __version__, logs
 from souverain.app import DEMO_TENANT, build_services, create_app, load, running
 from souverain.config import Deployment, Limits, Settings
 from souverain.docs import render_configuration
 from souverain.errors import ConfigError, NotFound, SouverainError
+from souverain.governance.audit.chain import Finding
+from souverain.governance.audit.log import verify_store
 from souverain.knowledge.service import Upload
 from souverain.store.database import Database
 from souverain.tenancy.keys import KeyService
@@ -32,8 +36,10 @@ keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help
 config_app = typer.Typer(
     help="Check the deployment file and document the configuration.", no_args_is_help=True
 )
+audit_app = typer.Typer(help="Verify the tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(config_app, name="config")
+app.add_typer(audit_app, name="audit")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -317,6 +323,30 @@ async def _ingest(
                     outcomes.append((path, error.message))
                 progress.advance(task)
     return outcomes
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOption = None) -> None:
+    """Check every record of the store's audit log: exit 0 when the chain is intact, 1 naming the first
+    record that was changed, removed, inserted or moved, 2 when the store has no audit log."""
+    settings = _settings(config)
+
+    async def verify() -> tuple[int, Finding | None]:
+        database = Database(settings.sqlalchemy_url())
+        try:
+            return await verify_store(database)
+        finally:
+            await database.close()
+
+    try:
+        checked, finding = _run(verify())
+    except DBAPIError:
+        err.print("[red]no audit log in this store[/red] (`souverain serve` creates it on its first start)")
+        raise typer.Exit(2) from None
+    if finding is not None:
+        err.print(f"[red]TAMPERED[/red] {finding}; the {checked} records before it are intact")
+        raise typer.Exit(1)
+    out.print(f"intact: {checked} records" if checked else "intact: the log is empty")
 
 
 @config_app.command("check")

@@ -130,6 +130,12 @@ def measure(arguments: argparse.Namespace, run_folder: Path) -> list[dict[str, A
             under_test["souverain"] = stack.enter_context(
                 servers.souverain(run_folder, servers.free_port(), backend_url, arguments.souverain_command)
             )
+        if "souverain-unaudited" in targets:
+            under_test["souverain-unaudited"] = stack.enter_context(
+                servers.souverain(
+                    run_folder, servers.free_port(), backend_url, arguments.souverain_command, audit=False
+                )
+            )
         if "litellm" in targets:
             under_test["litellm"] = stack.enter_context(
                 servers.litellm(run_folder, servers.free_port(), backend_url, arguments.litellm_venv)

@@ -8,7 +8,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-TARGET_LABELS = {"direct": "direct to fake", "souverain": "souverain", "litellm": "LiteLLM proxy"}
+TARGET_LABELS = {
+    "direct": "direct to fake",
+    "souverain": "souverain",
+    "souverain-unaudited": "souverain, audit log off",
+    "litellm": "LiteLLM proxy",
+}
 MODE_LABELS = {"plain": "non-streaming", "stream": "streaming"}
 
 # The targets of the issue: what souverain must achieve on this 2-core machine.
@@ -16,6 +21,7 @@ MAX_ADDED_P50_MS = 1.0
 MIN_RPS_AT_64 = 1000.0
 MIN_RATIO_TO_LITELLM = 10.0
 MAX_CPU_MS_PER_REQUEST = 1.0
+MAX_AUDIT_SHARE_AT_16 = 0.10  # what auditing may add to p50 latency at concurrency 16
 
 
 @dataclass
@@ -90,6 +96,12 @@ def derive(phases: list[dict[str, Any]]) -> dict[str, Any]:
             )
             if own and theirs:
                 figures["litellm_over_souverain_cpu_per_request_at_64"] = round(theirs / own, 2)
+        audited = find(phases, "souverain", mode, 16)
+        unaudited = find(phases, "souverain-unaudited", mode, 16)
+        if audited and unaudited and unaudited["latency_ms"]["p50"]:
+            # Whole-response latency also when streaming: the record is written before the stream's end.
+            added = audited["latency_ms"]["p50"] - unaudited["latency_ms"]["p50"]
+            figures["audit_added_p50_share_at_16"] = round(added / unaudited["latency_ms"]["p50"], 3)
         direct = find(phases, "direct", mode, 64)
         if gateway and direct and direct["rps"]:
             figures["souverain_over_direct_rps_at_64"] = round(gateway["rps"] / direct["rps"], 3)
@@ -152,6 +164,13 @@ def verdicts(derived: dict[str, Any]) -> list[Verdict]:
                 True,
                 " ms",
             ),
+            _check(
+                f"{label}: the audit log adds ≤ {MAX_AUDIT_SHARE_AT_16:.0%} to p50 latency at concurrency 16",
+                figures.get("audit_added_p50_share_at_16"),
+                MAX_AUDIT_SHARE_AT_16,
+                True,
+                "",
+            ),
         ]
     errors = derived["errors"].get("souverain")
     results.append(_check("zero errors through souverain (all phases)", errors, 0, True, ""))
@@ -168,6 +187,7 @@ def derived_lines(derived: dict[str, Any]) -> str:
         "souverain_over_litellm_rps_at_64": "souverain req/s / LiteLLM req/s at concurrency 64",
         "litellm_over_souverain_cpu_per_request_at_64": "LiteLLM CPU per request / souverain's (c=64)",
         "souverain_cpu_ms_per_request_max": "souverain CPU ms per request, worst phase",
+        "audit_added_p50_share_at_16": "p50 latency added by the audit log at concurrency 16 (share)",
     }
     lines = []
     for mode, label in MODE_LABELS.items():

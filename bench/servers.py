@@ -120,10 +120,11 @@ def fake_backend(logs: Path, port: int) -> contextlib.AbstractContextManager[Ser
 
 
 def souverain(
-    logs: Path, port: int, backend_url: str, command: str
+    logs: Path, port: int, backend_url: str, command: str, audit: bool = True
 ) -> contextlib.AbstractContextManager[Server]:
-    """A deployment file, a member key of tenant `bench`, then `souverain serve`, with its own data."""
-    data_dir = logs / "souverain-data"
+    """A deployment file, a member key of tenant `bench`, then `souverain serve`, with its own data;
+    `audit=False` serves with the audit log off (SOUVERAIN_AUDIT=false), to measure what it costs."""
+    data_dir = logs / ("souverain-data" if audit else "souverain-unaudited-data")
     data_dir.mkdir(exist_ok=True)
     config = logs / "souverain.yaml"
     deployment = {
@@ -134,7 +135,7 @@ def souverain(
         "tenants": [{"name": "bench", "residency": ["LU"], "models": [MODEL]}],
     }
     config.write_text(yaml.safe_dump(deployment, sort_keys=False))
-    environment = {"SOUVERAIN_DATA_DIR": str(data_dir)}
+    environment = {"SOUVERAIN_DATA_DIR": str(data_dir), "SOUVERAIN_AUDIT": "true" if audit else "false"}
     executable = shutil.which(command) or command
     created = subprocess.run(
         [executable, "keys", "create", "--tenant", "bench", "--role", "member", "--config", str(config)],
@@ -149,7 +150,7 @@ def souverain(
             f"souverain keys create failed ({created.returncode}): {created.stderr.decode()[-2000:]}"
         )
     serve = [executable, "serve", "--config", str(config), "--host", HOST, "--port", str(port)]
-    server = _launch("souverain", serve, port, logs, environment)
+    server = _launch("souverain" if audit else "souverain-unaudited", serve, port, logs, environment)
     server.headers = {"Authorization": f"Bearer {lines[-1].strip()}"}
     return running(server, "/healthz", timeout=60)
 

@@ -114,7 +114,7 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
     limiter: RateLimiter = (
         MemoryRateLimiter() if database.is_sqlite and settings.workers == 1 else StoreRateLimiter(database)
     )
-    audit = AuditLog(database, deployment.site.name)
+    audit = AuditLog(database, deployment.site.name, enabled=settings.audit)
     gateway = Gateway(deployment, router, limiter, metrics, audit, ContentHasher(audit_key(settings)))
     index: SearchIndex = SqliteIndex() if database.is_sqlite else PostgresIndex()
     knowledge = KnowledgeService(database, deployment, gateway, index)

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         description="How long a verified API key is trusted before the store is asked again "
         "(bounds how long a key revoked by another process keeps working).",
     )
+    audit: bool = Field(
+        True,
+        description="Record every model call in the audit log. Off only to measure what auditing costs "
+        "(bench/gateway.py): a site without it keeps no record of what its models did.",
+    )
     audit_key: SecretStr | None = Field(
         None,
         description="HMAC key (hex, 32+ digits) of the content hashes in audit records; the same on every "

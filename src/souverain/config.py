@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         description="HMAC key (hex, 32+ digits) of the content hashes in audit records; the same on every "
         "host of a site. Default: `<data_dir>/audit.key`, made on first start.",
     )
+    audit_signing_key_file: Path | None = Field(
+        None,
+        description="Ed25519 private key (PEM) that signs audit exports; the same on every host of a site. "
+        "Default: `<data_dir>/audit-signing.pem`, made on first use.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     access_log: bool = Field(True, description="Write one JSON line per request (never prompts or keys).")
 

@@ -135,19 +135,17 @@ class AuditLog:
         return first
 
 
-async def stored_records(database: Database, page: int = 2000) -> AsyncIterator[Stored]:
-    """Every record in `seq` order, read a page at a time."""
-    after = -1
+async def stored_records(
+    database: Database, first: int = 1, last: int | None = None, page: int = 2000
+) -> AsyncIterator[Stored]:
+    """The records from `first` to `last` (default: all) in `seq` order, read a page at a time."""
+    after = first - 1
     while True:
+        query = select(AuditRecordRow).where(AuditRecordRow.seq > after)
+        if last is not None:
+            query = query.where(AuditRecordRow.seq <= last)
         async with database.session() as session:
-            rows = (
-                await session.execute(
-                    select(AuditRecordRow)
-                    .where(AuditRecordRow.seq > after)
-                    .order_by(AuditRecordRow.seq)
-                    .limit(page)
-                )
-            ).scalars()
+            rows = (await session.execute(query.order_by(AuditRecordRow.seq).limit(page))).scalars()
             batch = [
                 Stored(
                     row.seq,

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -42,6 +45,8 @@ class AuditLog:
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
+        path = database.async_url.database if database.is_sqlite else None
+        self._sqlite = _SqliteWriter(path) if path else None
 
     async def start(self) -> None:
         if not self.enabled:
@@ -56,6 +61,8 @@ class AuditLog:
         self._wake.set()
         await self._writer
         self._writer = None
+        if self._sqlite is not None:
+            await asyncio.to_thread(self._sqlite.close)
 
     async def record(self, event: Event) -> int:
         """Append the event; returns its record's `seq` once the record is durable."""
@@ -97,6 +104,9 @@ class AuditLog:
 
     async def _write(self, events: list[Event]) -> int:
         """One transaction for the batch; returns the first record's `seq`."""
+        if self._sqlite is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._sqlite.thread, self._sqlite.write, self.site, events)
         async with self.database.session() as session, session.begin():
             # Locking the head first makes concurrent appends, from any process, take turns.
             await session.execute(
@@ -105,34 +115,88 @@ class AuditLog:
             seq, prev = (
                 await session.execute(select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1))
             ).one()
-            first = seq + 1
-            rows = []
-            for event in events:
-                seq += 1
-                moment = datetime.now(UTC)
-                fields = event.fields()
-                body = canonical(
-                    {"seq": seq, "prev": prev, "at": timestamp(moment), "site": self.site} | fields
-                )
-                record_hash = digest(body)
-                rows.append(
-                    {
-                        "seq": seq,
-                        "at": moment,
-                        "kind": event.kind,
-                        "tenant": event.tenant,
-                        "principal": event.principal,
-                        "use_case": event.use_case,
-                        "status": event.status,
-                        "body": body.decode(),
-                        "prev_hash": prev,
-                        "hash": record_hash,
-                    }
-                )
-                prev = record_hash
-            await session.execute(insert(AuditRecordRow), rows)
-            await session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=seq, hash=prev))
-        return first
+            rows, last = sealed(self.site, seq, prev, events)
+            # Core's executemany, not the ORM's bulk insert, which costs several times the CPU per row.
+            await session.execute(insert(AuditRecordRow.__table__), rows)  # type: ignore[arg-type]
+            await session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(**last))
+        return seq + 1
+
+
+def sealed(
+    site: str, seq: int, prev: str, events: list[Event]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows of the events chained after record `seq` (whose hash is `prev`), and the new head."""
+    rows = []
+    for event in events:
+        seq += 1
+        moment = datetime.now(UTC)
+        body = canonical({"seq": seq, "prev": prev, "at": timestamp(moment), "site": site} | event.fields())
+        record_hash = digest(body)
+        rows.append(
+            {
+                "seq": seq,
+                "at": moment,
+                "kind": event.kind,
+                "tenant": event.tenant,
+                "principal": event.principal,
+                "use_case": event.use_case,
+                "status": event.status,
+                "body": body.decode(),
+                "prev_hash": prev,
+                "hash": record_hash,
+            }
+        )
+        prev = record_hash
+    return rows, {"seq": seq, "hash": prev}
+
+
+class _SqliteWriter:
+    """Appends on SQLite through a connection of its own, in one thread hop per batch.
+
+    Through the async driver every statement of a batch (begin, lock, read, insert, update, commit) is a
+    round trip to its thread: 2.6 ms of CPU for 16 records, against 0.16 ms for the same statements in
+    one go (measured beside bench/gateway.py, where auditing first doubled the CPU of a call)."""
+
+    _COLUMNS = ("seq", "at", "kind", "tenant", "principal", "use_case", "status", "body", "prev_hash", "hash")
+    _INSERT = (
+        f"INSERT INTO audit_records ({', '.join(_COLUMNS)}) "
+        f"VALUES ({', '.join(f':{column}' for column in _COLUMNS)})"
+    )
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sqlite")
+        self._connection: sqlite3.Connection | None = None
+
+    def write(self, site: str, events: list[Event]) -> int:
+        connection = self._connection or self._connect()
+        # IMMEDIATE takes the write lock at once: writers of other processes wait here (busy_timeout).
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            head = connection.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+            seq, prev = int(head[0]), str(head[1])
+            rows, last = sealed(site, seq, prev, events)
+            for row in rows:  # stored as SQLAlchemy stores a DateTime on SQLite
+                row["at"] = row["at"].strftime("%Y-%m-%d %H:%M:%S.%f")
+            connection.executemany(self._INSERT, rows)
+            connection.execute("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1", last)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return seq + 1
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        for pragma in ("journal_mode=WAL", "busy_timeout=10000", "synchronous=NORMAL"):
+            connection.execute(f"PRAGMA {pragma}")
+        self._connection = connection
+        return connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self.thread.shutdown(wait=True)
 
 
 async def stored_records(

@@ -7,77 +7,34 @@ import asyncio
 import mimetypes
 import os
 import sys
-from collections.abc import Coroutine
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TextIO, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
-from sqlalchemy.exc import DBAPIError
 
 from souverain import __version__, logs
-from souverain.app import DEMO_TENANT, build_services, create_app, load, running
+from souverain.app import DEMO_TENANT, build_services, create_app, running
+from souverain.cli_audit import audit_app
+from souverain.cli_support import ConfigOption, deployment_of, err, out, run, settings_for
 from souverain.config import Deployment, Limits, Settings
 from souverain.docs import render_configuration
 from souverain.errors import ConfigError, NotFound, SouverainError
-from souverain.governance.audit.chain import Finding
-from souverain.governance.audit.export import Exported, export, verify_lines
-from souverain.governance.audit.log import verify_store
-from souverain.governance.audit.signing import fingerprint, load_public, public_pem, signing_key
 from souverain.knowledge.service import Upload
 from souverain.store.database import Database
 from souverain.tenancy.keys import KeyService
 from souverain.tenancy.tenants import sync_tenants
-
-T = TypeVar("T")
 
 app = typer.Typer(help="souverain: a sovereign gateway for large language models.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 config_app = typer.Typer(
     help="Check the deployment file and document the configuration.", no_args_is_help=True
 )
-audit_app = typer.Typer(help="Verify the tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(config_app, name="config")
 app.add_typer(audit_app, name="audit")
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Deployment file (YAML). Default: $SOUVERAIN_CONFIG, else the demo."),
-]
-
-
-def _settings(config: Path | None, **overrides: Any) -> Settings:
-    settings = Settings()
-    updates = {name: value for name, value in overrides.items() if value is not None}
-    if config is not None:
-        updates["config"] = config
-    return settings.model_copy(update=updates) if updates else settings
-
-
-def _deployment(settings: Settings) -> Deployment:
-    try:
-        return load(settings)
-    except ConfigError as error:
-        err.print(f"[red]invalid configuration[/red] {error.message}")
-        raise typer.Exit(2) from None
-
-
-def _run(work: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(work)
-    except ConfigError as error:
-        err.print(f"[red]invalid configuration[/red] {error.message}")
-        raise typer.Exit(2) from None
-    except SouverainError as error:
-        err.print(f"[red]error:[/red] {error.message}")
-        raise typer.Exit(1) from None
 
 
 async def _with_keys(settings: Settings, deployment: Deployment, action: Any) -> Any:
@@ -102,10 +59,10 @@ def serve(
     """Serve the OpenAI-compatible API (the demo tenant on embedded engines without a deployment file)."""
     import uvicorn
 
-    settings = _settings(config, host=host, port=port, workers=workers)
-    deployment = _deployment(settings)
+    settings = settings_for(config, host=host, port=port, workers=workers)
+    deployment = deployment_of(settings)
     logs.configure(settings.log_level)
-    _run(_prepare_store(settings, deployment))
+    run(_prepare_store(settings, deployment))
     try:
         application = create_app(settings, deployment)
     except ConfigError as error:
@@ -173,8 +130,8 @@ def keys_create(
     config: ConfigOption = None,
 ) -> None:
     """Create a key. It is printed once, alone on the last line; only its hash is stored."""
-    settings = _settings(config)
-    deployment = _deployment(settings)
+    settings = settings_for(config)
+    deployment = deployment_of(settings)
     limits = Limits(
         requests_per_minute=requests_per_minute,
         requests_per_day=requests_per_day,
@@ -192,7 +149,7 @@ def keys_create(
             limits=limits,
         )
 
-    info, secret = _run(_with_keys(settings, deployment, create))
+    info, secret = run(_with_keys(settings, deployment, create))
     expiry = info.expires_at.isoformat(timespec="seconds") if info.expires_at else "never"
     out.print(
         f"Created key {info.id} for tenant {info.tenant}: role {info.role}, clearance {info.clearance}, "
@@ -208,12 +165,12 @@ def keys_list(
     config: ConfigOption = None,
 ) -> None:
     """List keys (never their secrets)."""
-    settings = _settings(config)
+    settings = settings_for(config)
 
     async def list_keys(keys: KeyService) -> Any:
         return await keys.list(tenant)
 
-    infos = _run(_with_keys(settings, _deployment(settings), list_keys))
+    infos = run(_with_keys(settings, deployment_of(settings), list_keys))
     table = Table(box=None, header_style="bold")
     for column in ("id", "tenant", "name", "role", "clearance", "prefix", "created", "expires", "status"):
         table.add_column(column, no_wrap=True)
@@ -240,12 +197,12 @@ def keys_revoke(
     config: ConfigOption = None,
 ) -> None:
     """Revoke a key: it stops working at once here, and within SOUVERAIN_KEY_CACHE_SECONDS elsewhere."""
-    settings = _settings(config)
+    settings = settings_for(config)
 
     async def revoke(keys: KeyService) -> Any:
         return await keys.revoke(key_id)
 
-    info = _run(_with_keys(settings, _deployment(settings), revoke))
+    info = run(_with_keys(settings, deployment_of(settings), revoke))
     out.print(f"Revoked key {info.id} of tenant {info.tenant}.")
 
 
@@ -260,13 +217,13 @@ def ingest(
     config: ConfigOption = None,
 ) -> None:
     """Add documents to a collection. Files whose content is already there are skipped."""
-    settings = _settings(config)
-    deployment = _deployment(settings)
+    settings = settings_for(config)
+    deployment = deployment_of(settings)
     files = sorted(_files(paths))
     if not files:
         err.print("no files found")
         raise typer.Exit(1)
-    outcomes = _run(_ingest(settings, deployment, tenant, collection, classification, files))
+    outcomes = run(_ingest(settings, deployment, tenant, collection, classification, files))
     failed = [(path, why) for path, why in outcomes if why not in ("added", "unchanged")]
     added = sum(1 for _, why in outcomes if why == "added")
     out.print(f"{added} added, {len(outcomes) - added - len(failed)} unchanged, {len(failed)} failed")
@@ -328,118 +285,11 @@ async def _ingest(
     return outcomes
 
 
-@audit_app.command("verify")
-def audit_verify(
-    file: Annotated[
-        Path | None,
-        typer.Option("--file", help="Check an export instead of the store, without database access."),
-    ] = None,
-    public_key: Annotated[
-        Path | None,
-        typer.Option(
-            help="The site's public key (`souverain audit public-key`) the export must be signed by."
-        ),
-    ] = None,
-    config: ConfigOption = None,
-) -> None:
-    """Check the audit log: exit 0 when intact, 1 naming the first record changed, removed, inserted or
-    moved (or a bad signature), 2 when there is nothing to check."""
-    if file is not None:
-        _verify_file(file, public_key)
-        return
-    settings = _settings(config)
-
-    async def verify() -> tuple[int, Finding | None]:
-        database = Database(settings.sqlalchemy_url())
-        try:
-            return await verify_store(database)
-        finally:
-            await database.close()
-
-    try:
-        checked, finding = _run(verify())
-    except DBAPIError:
-        err.print("[red]no audit log in this store[/red] (`souverain serve` creates it on its first start)")
-        raise typer.Exit(2) from None
-    if finding is not None:
-        err.print(f"[red]TAMPERED[/red] {finding}; the {checked} records before it are intact")
-        raise typer.Exit(1)
-    out.print(f"intact: {checked} records" if checked else "intact: the log is empty")
-
-
-def _verify_file(file: Path, public_key: Path | None) -> None:
-    pinned = None
-    if public_key is not None:
-        pinned = load_public(public_key.read_text()) if public_key.is_file() else None
-        if pinned is None:
-            err.print(f"[red]{public_key}[/red] is not an Ed25519 public key (PEM or base64)")
-            raise typer.Exit(2)
-    try:
-        with file.open(encoding="utf-8", newline="") as lines:
-            verdict = verify_lines(lines, pinned)
-    except (OSError, UnicodeDecodeError) as error:
-        err.print(f"[red]cannot read {file}[/red]: {error}")
-        raise typer.Exit(2) from None
-    if verdict.problem is not None:
-        err.print(f"[red]NOT VERIFIED[/red] {verdict.problem}; {verdict.records} records checked before it")
-        raise typer.Exit(1)
-    signer = "the pinned key" if verdict.pinned else "the key it carries (pin it with --public-key)"
-    out.print(
-        f"intact: {verdict.records} records of site {verdict.site}, signed by {signer} {verdict.fingerprint}"
-    )
-
-
-@audit_app.command("export")
-def audit_export(
-    start: Annotated[datetime | None, typer.Option("--from", help="First moment included (UTC).")] = None,
-    end: Annotated[datetime | None, typer.Option("--to", help="First moment excluded (UTC).")] = None,
-    output: Annotated[Path | None, typer.Option(help="File to write. Default: standard output.")] = None,
-    config: ConfigOption = None,
-) -> None:
-    """Write the records of a period as JSON Lines with a checkpoint signed by the site's key, which
-    anyone can check with `souverain audit verify --file` and the site's public key alone."""
-    settings = _settings(config)
-    deployment = _deployment(settings)
-    key = signing_key(settings)
-
-    async def write(stream: TextIO) -> Exported:
-        database = Database(settings.sqlalchemy_url())
-        try:
-            moments = [
-                None if moment is None else moment.replace(tzinfo=moment.tzinfo or UTC)
-                for moment in (start, end)
-            ]
-            return await export(database, key, deployment.site.name, moments[0], moments[1], stream)
-        finally:
-            await database.close()
-
-    try:
-        if output is None:
-            done = _run(write(sys.stdout))
-        else:
-            with output.open("w", encoding="utf-8") as stream:
-                done = _run(write(stream))
-    except DBAPIError:
-        err.print("[red]no audit log in this store[/red] (`souverain serve` creates it on its first start)")
-        raise typer.Exit(2) from None
-    err.print(
-        f"exported {done.records} records ({done.first_seq} to {done.last_seq}), signed {done.fingerprint}"
-    )
-
-
-@audit_app.command("public-key")
-def audit_public_key(config: ConfigOption = None) -> None:
-    """Print the site's public signing key (PEM), for third parties to pin."""
-    key = signing_key(_settings(config)).public_key()
-    out.print(public_pem(key).strip())
-    err.print(f"fingerprint {fingerprint(key)}")
-
-
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
     """Validate the deployment file; exit 2 naming every problem."""
-    settings = _settings(config)
-    deployment = _deployment(settings)
+    settings = settings_for(config)
+    deployment = deployment_of(settings)
     out.print(
         f"{settings.config or 'demo deployment'}: valid ({len(deployment.backends)} backends, "
         f"{len(deployment.tenants)} tenants)"

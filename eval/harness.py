@@ -116,7 +116,6 @@ class EmbeddingMemo:
     def __init__(self, inner: Callable[..., Awaitable[np.ndarray]], path: Path | None) -> None:
         self.inner = inner
         self.vectors: dict[str, np.ndarray] = {}
-        self.hits = 0
         self.misses = 0
         self.seconds = 0.0  # spent in the real engine
         self.connection: sqlite3.Connection | None = None
@@ -134,7 +133,6 @@ class EmbeddingMemo:
     ) -> np.ndarray:
         keys = [self.key(model, input_type, text) for text in texts]
         missing = [index for index, key in enumerate(keys) if self._lookup(key) is None]
-        self.hits += len(texts) - len(missing)
         self.misses += len(missing)
         if missing:
             started = time.perf_counter()
@@ -142,6 +140,8 @@ class EmbeddingMemo:
             self.seconds += time.perf_counter() - started
             for index, vector in zip(missing, fresh, strict=True):
                 self._store(keys[index], np.asarray(vector, dtype=np.float32))
+            if self.connection is not None:
+                self.connection.commit()  # once per call: a commit per vector made ingestion wait on I/O
         return np.vstack([self.vectors[key] for key in keys])
 
     async def warm(
@@ -166,7 +166,6 @@ class EmbeddingMemo:
         self.vectors[key] = vector
         if self.connection is not None:
             self.connection.execute("INSERT OR REPLACE INTO vectors VALUES (?, ?)", (key, vector.tobytes()))
-            self.connection.commit()
 
     def close(self) -> None:
         if self.connection is not None:
@@ -187,7 +186,6 @@ class Corpus:
     document_of_chunk: dict[int, str] = field(default_factory=dict)
     ingest_seconds: float = 0.0
     added: int = 0
-    chunks: int = 0
 
     def passage_of_chunk(self, chunk_id: int) -> Passage:
         return self.passage_of_document[self.document_of_chunk[chunk_id]]
@@ -271,7 +269,6 @@ async def ingest(
         ingested = await knowledge.ingest(tenant, clearance, collection, upload)
         corpus.passage_of_document[ingested.document.id] = passage
         corpus.added += ingested.status == "added"
-        corpus.chunks += ingested.chunks
         if progress and (number % 100 == 0 or number == len(passages)):
             elapsed = time.perf_counter() - started_at
             print(f"  ingested {number}/{len(passages)} passages in {elapsed:.0f} s", flush=True)

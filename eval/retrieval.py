@@ -42,7 +42,6 @@ from harness import Corpus, Question
 from lexical_variants import LexicalVariant, applicable_variants, lexical_with
 
 from souverain.knowledge import search as search_module
-from souverain.knowledge.chunking import detect_language
 from souverain.knowledge.index.base import Hit, Scope
 
 TOP = 10
@@ -135,7 +134,6 @@ async def ask_all(
     scope = Scope(
         corpus.tenant.name, (corpus.collection_id,), knowledge.levels_up_to(corpus.principal.clearance)
     )
-    model = knowledge.settings.embedding_model
     asked = []
     for number, question in enumerate(questions, start=1):
         started = time.perf_counter()
@@ -148,12 +146,7 @@ async def ask_all(
             TOP,
         )
         seconds = time.perf_counter() - started
-        language = detect_language(question.question)
-        vector = (
-            await knowledge.gateway.embed_texts(
-                corpus.tenant, model, [question.question], corpus.level, "query"
-            )
-        )[0]
+        language, vector = retrieval.language, retrieval.query_vector
         async with knowledge.database.session() as session:
             lexical = await knowledge.index.lexical(session, scope, question.question, language, TOP)
             nearest = await knowledge.index.vector(session, scope, vector, TOP)
@@ -409,7 +402,7 @@ async def main(arguments: argparse.Namespace) -> int:
             "targets": checks,
             "timing": timing,
             "sweep": swept,
-            "questions": [_question_record(item, rows) for item in [*asked, *asked_english]],
+            "questions": [_question_record(item) for item in [*asked, *asked_english]],
         },
     )
     print(f"\nwritten: {path.relative_to(harness.HERE.parent)}")
@@ -494,7 +487,7 @@ def _candidates(rows: list[Row]) -> dict[str, Any]:
     return found
 
 
-def _question_record(item: Asked, rows: list[Row]) -> dict[str, Any]:
+def _question_record(item: Asked) -> dict[str, Any]:
     question = item.question
     record: dict[str, Any] = {
         "id": question.id,

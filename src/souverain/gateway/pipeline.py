@@ -92,7 +92,7 @@ class Gateway:
             return self.classify(principal, declared)
         except SouverainError as error:
             known = declared if declared in self.deployment.classification_levels else "invalid"
-            await self._refused(principal, payload, known or "invalid", endpoint.value, error)
+            await self._refused(principal, payload, known, endpoint.value, error)
             raise
 
     async def _admit(
@@ -141,6 +141,7 @@ class Gateway:
         principal: Principal,
         payload: dict[str, Any],
         level: str,
+        endpoint: Capability,
         backend: Backend,
         usage: Usage | None,
         started: float,
@@ -150,7 +151,7 @@ class Gateway:
         return ModelCall(
             **actor(principal),
             status=status,
-            endpoint=Capability.EMBEDDINGS.value if "input" in payload else Capability.CHAT.value,
+            endpoint=endpoint.value,
             model=str(payload["model"]),
             classification=level,
             backend=backend.name,
@@ -198,7 +199,7 @@ class Gateway:
         await self._count(principal, labels, completion.usage)
         output = self.hasher(completion.body)
         await self.audit.record(
-            self._answered(principal, payload, level, backend, completion.usage, started, output)
+            self._answered(principal, payload, level, capability, backend, completion.usage, started, output)
         )
         return Answer(completion, backend)
 
@@ -266,6 +267,13 @@ class Gateway:
         recorded = False
         output = self.hasher.incremental()
         pending = b""  # events that arrived together leave together
+
+        def record(status: str) -> ModelCall:  # of the stream as it stands
+            hashed = output.hexdigest()
+            return self._answered(
+                principal, payload, level, Capability.CHAT, backend, usage, started, hashed, status
+            )
+
         try:
             chunk: Chunk | None = first
             while chunk is not None:
@@ -279,9 +287,7 @@ class Gateway:
                 chunk = await anext(chunks, None)
             # The record is durable before the stream's end is sent: a caller who saw [DONE] is recorded.
             recorded = True
-            await self.audit.record(
-                self._answered(principal, payload, level, backend, usage, started, output.hexdigest())
-            )
+            await self.audit.record(record("ok"))
             yield pending + b"data: [DONE]\n\n"
             status = "ok"
         except BackendFailure as failure:
@@ -291,11 +297,7 @@ class Gateway:
             error = {"message": f"the backend failed mid-stream ({failure})", "type": "api_error"}
             error["code"] = "backend_stream_error"
             recorded = True
-            await self.audit.record(
-                self._answered(
-                    principal, payload, level, backend, usage, started, output.hexdigest(), error["code"]
-                )
-            )
+            await self.audit.record(record(error["code"]))
             yield pending + b"data: " + orjson.dumps({"error": error}) + b"\n\n"
         except AuditUnavailable as failure:
             status = failure.code
@@ -303,13 +305,8 @@ class Gateway:
             yield pending + b"data: " + orjson.dumps({"error": error}) + b"\n\n"
         finally:
             if not recorded:  # the caller went away mid-stream: recorded without holding anyone up
-                digest = output.hexdigest()
                 with contextlib.suppress(AuditUnavailable):
-                    self.audit.submit(
-                        self._answered(
-                            principal, payload, level, backend, usage, started, digest, "cancelled"
-                        )
-                    )
+                    self.audit.submit(record("cancelled"))
             backend.in_flight -= 1
             await chunks.aclose()
             self.metrics.latency.labels(*labels, Capability.CHAT.value).observe(time.perf_counter() - started)

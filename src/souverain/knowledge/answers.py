@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +17,9 @@ from typing import Any
 import numpy as np
 import orjson
 
+from souverain.config import Deployment
 from souverain.errors import NotFound
+from souverain.knowledge.languages import folded
 from souverain.knowledge.search import Result, Retrieval, Searcher
 from souverain.knowledge.sentences import sentence_spans
 from souverain.store.models import AnswerRow
@@ -122,7 +123,7 @@ class Answerer:
         candidates = await self._sentences(principal, level, retrieval)
         best = max((similarity for *_, similarity in candidates), default=0.0)
         if best < self._relevant(retrieval, candidates, best):
-            answer = self._abstain(retrieval, level, language)
+            answer = self._abstain(level, language)
         elif model is None:
             answer = self._extract(question, retrieval, candidates, level)
         else:
@@ -217,7 +218,7 @@ class Answerer:
             citations=cited,
             sentences=sentences,
             abstained=False,
-            classification=self._highest([retrieval_result(retrieval, c.chunk_id) for c in cited], level),
+            classification=highest_level(self.knowledge.deployment, level, [result for result, *_ in chosen]),
             explanation={"engine": "extractive"},
         )
 
@@ -231,14 +232,12 @@ class Answerer:
         model: str,
         language: str,
     ) -> Answer:
-        passages = "\n\n".join(
-            f"[{n}] {source_of(result)}\n{result.chunk.text}"
-            for n, result in enumerate(retrieval.results, start=1)
-        )
+        passages = numbered_passages(retrieval.results)
         prompt = PROMPT.format(abstention=ABSTENTION[language], passages=passages, question=question)
         payload = {"model": model, "messages": [{"role": "user", "content": prompt}], "temperature": 0.1}
         payload["max_tokens"] = 400
-        reply = await self.knowledge.gateway.chat(principal, payload, self._highest(retrieval.results, level))
+        classification = highest_level(self.knowledge.deployment, level, retrieval.results)
+        reply = await self.knowledge.gateway.chat(principal, payload, classification)
         text = _content(reply.completion.body)
         sentences = await self._verify(principal, level, text, retrieval, language)
         citations = [
@@ -252,7 +251,7 @@ class Answerer:
             citations=citations,
             sentences=sentences,
             abstained=ABSTENTION[language] in text and not citations,
-            classification=self._highest(retrieval.results, level),
+            classification=classification,
             model=model,
             backend=reply.backend.name,
             jurisdiction=reply.backend.jurisdiction,
@@ -301,7 +300,7 @@ class Answerer:
             sentences.append(Sentence(draft, cited, supported, similarity))
         return sentences
 
-    def _abstain(self, retrieval: Retrieval, level: str, language: str) -> Answer:
+    def _abstain(self, level: str, language: str) -> Answer:
         return Answer(
             id=_new_id(),
             answer=ABSTENTION[language],
@@ -311,11 +310,6 @@ class Answerer:
             classification=level,
             explanation={"engine": "none: nothing relevant was found"},
         )
-
-    def _highest(self, results: list[Result], level: str) -> str:
-        deployment = self.knowledge.deployment
-        levels = [level, *(result.chunk.classification for result in results)]
-        return max(levels, key=deployment.rank)
 
     async def _keep(self, principal: Principal, answer: Answer) -> None:
         answer.explanation |= {
@@ -347,10 +341,6 @@ class Answerer:
             raise NotFound(f"no answer with id {answer_id!r}", param="answer_id")
         record: dict[str, Any] = json.loads(row.explanation_json)
         return {"id": row.id, "classification": row.classification, "created_at": row.created_at} | record
-
-
-def retrieval_result(retrieval: Retrieval, chunk_id: int) -> Result:
-    return next(result for result in retrieval.results if result.chunk.id == chunk_id)
 
 
 def citation_of(n: int, result: Result, start: int, end: int) -> Citation:
@@ -411,9 +401,19 @@ def _numbers(text: str) -> set[str]:
 def _stems(text: str) -> set[str]:
     """Crude stems in any language: the first five letters of words of four letters or more, without
     accents, so "adultes" meets "adulte" and "délai" meets "delai"."""
-    folded = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(character for character in folded if not unicodedata.combining(character))
-    return {word[:5] for word in _WORD.findall(plain)}
+    return {word[:5] for word in _WORD.findall(folded(text))}
+
+
+def numbered_passages(results: list[Result]) -> str:
+    """The passages as a model reads them: `[n] title (page p)`, then the text."""
+    return "\n\n".join(
+        f"[{n}] {source_of(result)}\n{result.chunk.text}" for n, result in enumerate(results, start=1)
+    )
+
+
+def highest_level(deployment: Deployment, level: str, results: list[Result]) -> str:
+    """An answer's classification: the highest of the request's and of its sources'."""
+    return max([level, *(result.chunk.classification for result in results)], key=deployment.rank)
 
 
 def source_of(result: Result) -> str:

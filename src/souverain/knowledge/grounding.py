@@ -10,11 +10,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from souverain.errors import InvalidRequest
-from souverain.knowledge.answers import citation_of, source_of
+from souverain.knowledge.answers import PASSAGES, citation_of, highest_level, numbered_passages
 from souverain.knowledge.search import Searcher
 from souverain.tenancy.principal import Principal
 
-PASSAGES = 5
 INSTRUCTIONS = """Answer from the numbered passages below, which come from the organisation's own documents.
 Cite the passages you use as [1], [2] after each sentence. If they do not contain the answer, say so.
 
@@ -40,17 +39,11 @@ async def ground(searcher: Searcher, principal: Principal, level: str, payload: 
     retrieval = await searcher.search(
         principal.tenant, principal.clearance, level, question, collections, PASSAGES
     )
-    passages = "\n\n".join(
-        f"[{n}] {source_of(result)}\n{result.chunk.text}"
-        for n, result in enumerate(retrieval.results, start=1)
-    )
+    passages = numbered_passages(retrieval.results)
     system = {"role": "system", "content": INSTRUCTIONS.format(passages=passages or "(none found)")}
     upstream = {key: value for key, value in payload.items() if key != "collections"}
     upstream["messages"] = [system, *payload["messages"]]
-    deployment = searcher.knowledge.deployment
-    highest = max(
-        [level, *(result.chunk.classification for result in retrieval.results)], key=deployment.rank
-    )
+    highest = highest_level(searcher.knowledge.deployment, level, retrieval.results)
     citations = [
         asdict(citation_of(n, result, 0, len(result.chunk.text)))
         for n, result in enumerate(retrieval.results, start=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_QUESTION_WORDS = 64
@@ -67,3 +68,9 @@ def question_words(question: str) -> list[str]:
             if len(words) == MAX_QUESTION_WORDS:
                 break
     return words
+
+
+def folded(text: str) -> str:
+    """Lower case without accents: the form FTS5's `unicode61 remove_diacritics 2` tokenizer stores."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(character for character in decomposed if not unicodedata.combining(character))

@@ -93,6 +93,7 @@ class KnowledgeService:
         async with self.database.session() as session:
             counts = (
                 select(DocumentRow.collection_id, func.count().label("documents"))
+                .where(DocumentRow.tenant == tenant.name)
                 .group_by(DocumentRow.collection_id)
                 .subquery()
             )

@@ -7,9 +7,11 @@ the key and a text can check that a record is about that text; nobody can read t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-import time
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from souverain.config import Settings
@@ -32,20 +34,29 @@ def audit_key(settings: Settings) -> bytes:
 
 
 def _key_file(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    written = owner_only_file(path, lambda: secrets.token_bytes(KEY_BYTES).hex().encode()).strip()
     try:
-        # O_EXCL: of several processes starting at once, one writes the key and the others read it.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        for _ in range(100):  # the process that made it may still be writing it
-            written = path.read_text().strip()
-            if len(written) == 2 * KEY_BYTES:
-                return bytes.fromhex(written)
-            time.sleep(0.01)
-        raise ConfigError(
-            str(path), [Problem("", "the audit key file is damaged; restore it from backup")]
-        ) from None
-    key = secrets.token_bytes(KEY_BYTES)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(key.hex())
+        key = bytes.fromhex(written.decode())
+    except ValueError:
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise ConfigError(str(path), [Problem("", "the audit key file is damaged; restore it from backup")])
     return key
+
+
+def owner_only_file(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The file's content, made by `make` (readable by the owner only) when the file does not exist yet.
+
+    Written aside and linked into place: of several processes starting at once, one makes the file, and
+    every one reads it whole."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, aside = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(make())
+            with contextlib.suppress(FileExistsError):  # another process linked its own first
+                os.link(aside, path)
+        finally:
+            os.unlink(aside)
+    return path.read_bytes()

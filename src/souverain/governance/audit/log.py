@@ -109,12 +109,8 @@ class AuditLog:
             return await loop.run_in_executor(self._sqlite.thread, self._sqlite.write, self.site, events)
         async with self.database.session() as session, session.begin():
             # Locking the head first makes concurrent appends, from any process, take turns.
-            await session.execute(
-                update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq)
-            )
-            seq, prev = (
-                await session.execute(select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1))
-            ).one()
+            head = select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1).with_for_update()
+            seq, prev = (await session.execute(head)).one()
             rows, last = sealed(self.site, seq, prev, events)
             # Core's executemany, not the ORM's bulk insert, which costs several times the CPU per row.
             await session.execute(insert(AuditRecordRow.__table__), rows)  # type: ignore[arg-type]

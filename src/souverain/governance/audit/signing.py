@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -19,18 +17,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from souverain.config import Settings
 from souverain.errors import ConfigError, Problem
+from souverain.governance.audit.keys import owner_only_file
 
 
 def signing_key(settings: Settings) -> Ed25519PrivateKey:
     path = settings.audit_signing_key_file or settings.data_dir / "audit-signing.pem"
-    if not path.exists():
-        if settings.audit_signing_key_file is not None:
-            raise ConfigError(
-                "settings", [Problem("SOUVERAIN_AUDIT_SIGNING_KEY_FILE", f"{path} does not exist")]
-            )
-        _create(path)
+    if settings.audit_signing_key_file is not None and not path.exists():
+        problem = Problem("SOUVERAIN_AUDIT_SIGNING_KEY_FILE", f"{path} does not exist")
+        raise ConfigError("settings", [problem])
+    pem = owner_only_file(path, _new_pem)
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(pem, password=None)
     except ValueError:
         raise ConfigError(str(path), [Problem("", "not a PEM private key")]) from None
     if not isinstance(key, Ed25519PrivateKey):
@@ -38,17 +35,10 @@ def signing_key(settings: Settings) -> Ed25519PrivateKey:
     return key
 
 
-def _create(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = Ed25519PrivateKey.generate().private_bytes(
+def _new_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return  # another process made it first
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(pem)
 
 
 def public_text(key: Ed25519PublicKey) -> str:

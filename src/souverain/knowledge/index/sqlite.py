@@ -8,7 +8,6 @@ version in the store changes (so several processes on one file stay current). Ex
 from __future__ import annotations
 
 import time
-import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souverain.knowledge.index.base import COMMON_FLOOR, COMMON_SHARE, WORD_COUNTS_SECONDS, Hit, Scope
-from souverain.knowledge.languages import question_words
+from souverain.knowledge.languages import folded, question_words
 from souverain.store.models import ChunkRow, CollectionRow
 
 
@@ -38,12 +37,6 @@ class _Matrix:
 def fts_query(terms: list[str]) -> str | None:
     """An FTS5 expression matching any of the words (quoted: no operator injection)."""
     return " OR ".join(f'"{term}"' for term in terms) if terms else None
-
-
-def folded(word: str) -> str:
-    """The form FTS5's `unicode61 remove_diacritics 2` tokenizer stores: lower case, no accents."""
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    return "".join(character for character in decomposed if not unicodedata.combining(character))
 
 
 class SqliteIndex:

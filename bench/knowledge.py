@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -567,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
             key: str(value) if isinstance(value, Path) else value for key, value in vars(arguments).items()
         },
         "results": results,
-        "targets": [verdict.as_json() for verdict in verdicts],
+        "targets": [asdict(verdict) for verdict in verdicts],
     }
     output = arguments.results / f"knowledge-{stamp}.json"
     output.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str), encoding="utf-8")

@@ -7,6 +7,7 @@ filler chunks are the data sets' sentences drawn at random and joined to a chunk
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -95,13 +96,7 @@ class FillerText:
 
     def __init__(self, data: Path, seed: int) -> None:
         self.random = np.random.default_rng(seed)
-        self.sentences: dict[str, list[str]] = {}
-        for language, source in SOURCES.items():
-            pool: list[str] = []
-            for record in _records(data / f"{source}.corpus.jsonl"):
-                text = record["text"]
-                pool.extend(text[start:end] for start, end in sentence_spans(text, language))
-            self.sentences[language] = pool
+        self.sentences = _sentences(data)
 
     def chunks(self, language: str, count: int) -> Iterator[str]:
         pool = self.sentences[language]
@@ -114,6 +109,19 @@ class FillerText:
                 parts.append(sentence)
                 length += len(sentence) + 1
             yield " ".join(parts)
+
+
+@functools.cache
+def _sentences(data: Path) -> dict[str, list[str]]:
+    """Every sentence of the data sets, by language: read and split once per run, whatever the fillers."""
+    sentences: dict[str, list[str]] = {}
+    for language, source in SOURCES.items():
+        pool: list[str] = []
+        for record in _records(data / f"{source}.corpus.jsonl"):
+            text = record["text"]
+            pool.extend(text[start:end] for start, end in sentence_spans(text, language))
+        sentences[language] = pool
+    return sentences
 
 
 class FillerVectors:

@@ -4,33 +4,15 @@ same run, measured minutes apart on the same machine."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from knowledge_embedding import flops_per_text
+from report import Verdict, _cell, _percent, verdict_table
 
 # The targets of the issue.
 MAX_SEARCH_P50_MS = 50.0
 TARGET_SIZE = 100_000
 REUSED = " (the first store's vectors)"
-
-
-@dataclass
-class Verdict:
-    target: str
-    value: str
-    status: str  # PASS, FAIL or SKIP
-
-    def as_json(self) -> dict[str, str]:
-        return asdict(self)
-
-
-def _number(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
 
 
 def verdicts(results: dict[str, Any]) -> list[Verdict]:
@@ -160,7 +142,7 @@ def search_lines(search: list[dict[str, Any]]) -> list[str]:
             f"| {parts['lexical']['p50']:.1f} / {parts['lexical']['p99']:.1f} "
             f"| {parts['vector']['p50']:.1f} / {parts['vector']['p99']:.1f} | {parts['other']['p50']:.1f} "
             f"| {row['retrieval_ms']['p50']:.1f} / {row['retrieval_ms']['p99']:.1f} "
-            f"| {_number(recall, 3)} | {_cores(row['machine'])} |"
+            f"| {_cell(recall, 3)} | {_cores(row['machine'])} |"
         )
     notes = []
     for row in search:
@@ -214,9 +196,6 @@ def markdown(
         ]
     sections += [
         "### Targets",
-        "\n".join(
-            ["| target | measured | result |", "|---|---|---|"]
-            + [f"| {verdict.target} | {verdict.value} | **{verdict.status}** |" for verdict in found]
-        ),
+        verdict_table(found),
     ]
     return "\n\n".join(sections)

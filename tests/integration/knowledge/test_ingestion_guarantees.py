@@ -6,17 +6,20 @@ import contextlib
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import yaml
 
 from souverain.testing.fake_backend import FakeBackend
-from tests.integration.conftest import RunningGateway, start_gateway
+from tests.integration.conftest import RunningGateway
 from tests.integration.served import create_key, serve
 
 
-def test_documents_are_never_embedded_outside_the_residency(fake_fr: FakeBackend, tmp_path: Path) -> None:
+def test_documents_are_never_embedded_outside_the_residency(
+    fake_fr: FakeBackend, gateway_factory: Callable[..., RunningGateway]
+) -> None:
     deployment = {
         "site": {"name": "test", "jurisdiction": "LU"},
         "backends": [
@@ -34,26 +37,22 @@ def test_documents_are_never_embedded_outside_the_residency(fake_fr: FakeBackend
         ],
         "knowledge": {"embedding_model": "bge-m3", "embedding_dimensions": 8},
     }
-    gateway: RunningGateway = start_gateway(deployment, tmp_path)
-    try:
-        for tenant, expected in (("lu-only", 403), ("eu-wide", 201)):
-            headers = {"Authorization": f"Bearer {gateway.create_key(tenant)}"}
-            assert (
-                httpx.post(gateway.api + "/collections", json={"name": "c"}, headers=headers).status_code
-                == 201
-            )
-            response = httpx.post(
-                gateway.api + "/collections/c/documents",
-                json={"text": "Un texte à indexer."},
-                headers=headers,
-            )
-            assert response.status_code == expected, response.text
-            if expected == 403:
-                assert response.json()["error"]["code"] == "residency_violation"
-                assert fake_fr.stats.embeddings == 0, "an LU-only tenant's text reached the FR server"
-        assert fake_fr.stats.embeddings == 1
-    finally:
-        gateway.stop()
+    gateway = gateway_factory(deployment)
+    for tenant, expected in (("lu-only", 403), ("eu-wide", 201)):
+        headers = {"Authorization": f"Bearer {gateway.create_key(tenant)}"}
+        assert (
+            httpx.post(gateway.api + "/collections", json={"name": "c"}, headers=headers).status_code == 201
+        )
+        response = httpx.post(
+            gateway.api + "/collections/c/documents",
+            json={"text": "Un texte à indexer."},
+            headers=headers,
+        )
+        assert response.status_code == expected, response.text
+        if expected == 403:
+            assert response.json()["error"]["code"] == "residency_violation"
+            assert fake_fr.stats.embeddings == 0, "an LU-only tenant's text reached the FR server"
+    assert fake_fr.stats.embeddings == 1
 
 
 def test_a_server_killed_mid_ingestion_shows_no_half_document(tmp_path: Path) -> None:

@@ -329,11 +329,7 @@ def _threshold_headers(shipped: float, best: float) -> list[str]:
 
 
 async def main(arguments: argparse.Namespace) -> int:
-    languages = [language.strip() for language in arguments.languages.split(",") if language.strip()]
-    unknown = set(languages) - set(harness.LANGUAGES)
-    if unknown:
-        print(f"unknown languages: {', '.join(sorted(unknown))}", file=sys.stderr)
-        return 2
+    languages = harness.chosen_languages(arguments.languages)
     extracted = None if arguments.skip_extractive else await extractive(arguments, languages)
     generated = await generative(arguments, languages) if arguments.generative else None
     print(report(extracted, generated))
@@ -345,12 +341,7 @@ async def main(arguments: argparse.Namespace) -> int:
 
 
 def parse_arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--languages", default=",".join(harness.LANGUAGES), help="comma-separated: en,de,es,fr"
-    )
+    parser = harness.parser(__doc__)
     parser.add_argument(
         "--limit-questions",
         type=int,

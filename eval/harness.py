@@ -7,11 +7,13 @@ Nothing here changes how souverain retrieves or answers: the memo only remembers
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hashlib
 import json
 import re
 import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -295,3 +297,22 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return path
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    """The options every eval script takes: the languages, then the script's own."""
+    made = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    made.add_argument("--languages", default=",".join(LANGUAGES), help="comma-separated: en,de,es,fr")
+    return made
+
+
+def chosen_languages(text: str) -> list[str]:
+    """The languages of `--languages`; exit 2 naming any the data sets do not have."""
+    languages = [language.strip() for language in text.split(",") if language.strip()]
+    unknown = set(languages) - set(LANGUAGES)
+    if unknown:
+        print(f"unknown languages: {', '.join(sorted(unknown))}", file=sys.stderr)
+        raise SystemExit(2)
+    return languages

@@ -298,11 +298,7 @@ async def timed_sample(corpus: Corpus, questions: list[Question], memo: harness.
 
 
 async def main(arguments: argparse.Namespace) -> int:
-    languages = [language.strip() for language in arguments.languages.split(",") if language.strip()]
-    unknown = set(languages) - set(harness.LANGUAGES)
-    if unknown:
-        print(f"unknown languages: {', '.join(sorted(unknown))}", file=sys.stderr)
-        return 2
+    languages = harness.chosen_languages(arguments.languages)
     passages = harness.load_passages(languages)
     questions = harness.spread(harness.load_questions(languages), arguments.limit_questions)
     crossing = [q for q in questions if q.language in CROSS_LINGUAL] if "en" in languages else []
@@ -504,12 +500,7 @@ def _question_record(item: Asked) -> dict[str, Any]:
 
 
 def parse_arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--languages", default=",".join(harness.LANGUAGES), help="comma-separated: en,de,es,fr"
-    )
+    parser = harness.parser(__doc__)
     parser.add_argument(
         "--limit-questions",
         type=int,

@@ -104,6 +104,9 @@ class TimedIndex:
         finally:
             self.clock.add("vector", started)
 
+    def forget(self, collection_id: str) -> None:
+        self.inner.forget(collection_id)
+
 
 def time_embeddings(services: Services, clock: Clock) -> None:
     """Time the gateway's `embed_texts` (the question's embedding, in a search)."""

@@ -111,6 +111,7 @@ class KnowledgeService:
             await session.execute(delete(ChunkRow).where(ChunkRow.collection_id == collection.id))
             await session.execute(delete(DocumentRow).where(DocumentRow.collection_id == collection.id))
             await session.delete(collection)
+        self.index.forget(collection.id)
 
     async def resolve(
         self, session: AsyncSession, tenant: TenantConfig, names: list[str]

@@ -49,3 +49,6 @@ class SearchIndex(Protocol):
 
     async def vector(self, session: AsyncSession, scope: Scope, query: np.ndarray, limit: int) -> list[Hit]:
         """Nearest chunks by cosine similarity (vectors are L2-normalised), best first."""
+
+    def forget(self, collection_id: str) -> None:
+        """Drop what this process keeps in memory of a deleted collection."""

@@ -180,6 +180,9 @@ class PostgresIndex:
         self._common_lexemes, self._common_read_at = common, now
         return common
 
+    def forget(self, collection_id: str) -> None:
+        self._collections.pop(collection_id, None)
+
     async def vector(self, session: AsyncSession, scope: Scope, query: np.ndarray, limit: int) -> list[Hit]:
         if limit <= 0 or not scope.collection_ids or not scope.classifications:
             return []

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from souverain.governance.audit.log import AuditLog
 from souverain.store.database import Database
 
 POSTGRES_URL_VARIABLE = "SOUVERAIN_TEST_POSTGRES_URL"
@@ -119,3 +120,12 @@ async def database(database_url: str) -> AsyncIterator[Database]:
     store.migrate()
     yield store
     await store.close()
+
+
+@pytest.fixture
+async def audit(database: Database) -> AsyncIterator[AuditLog]:
+    """A running audit log on the test's store; every record pending is written before the test ends."""
+    log = AuditLog(database, "lu-gov-1")
+    await log.start()
+    yield log
+    await log.close()

@@ -50,6 +50,7 @@ from souverain.tenancy.limits.base import RateLimiter
 from souverain.tenancy.limits.memory import MemoryRateLimiter
 from souverain.tenancy.limits.store import StoreRateLimiter
 from souverain.tenancy.tenants import sync_tenants
+from souverain.tenancy.usecases import UseCaseService
 
 log = logging.getLogger("souverain")
 
@@ -123,7 +124,8 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
         settings=settings,
         deployment=deployment,
         database=database,
-        keys=KeyService(database, deployment, settings.key_cache_seconds),
+        keys=KeyService(database, deployment, settings.key_cache_seconds, audit),
+        use_cases=UseCaseService(database, deployment, audit),
         router=router,
         gateway=gateway,
         metrics=metrics,
@@ -145,6 +147,7 @@ async def running(services: Services) -> AsyncIterator[Services]:
     started = []
     await services.audit.start()
     try:
+        await services.use_cases.sync()
         for backend in services.router.backends:
             await backend.engine.start()
             started.append(backend)

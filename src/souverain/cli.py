@@ -3,7 +3,6 @@ and document the configuration."""
 
 from __future__ import annotations
 
-import asyncio
 import mimetypes
 import os
 import sys
@@ -18,14 +17,14 @@ from rich.table import Table
 from souverain import __version__, logs
 from souverain.app import DEMO_TENANT, build_services, create_app, running
 from souverain.cli_audit import audit_app
-from souverain.cli_support import ConfigOption, deployment_of, err, out, run, settings_for
+from souverain.cli_support import ConfigOption, deployment_of, err, opened_store, out, run, settings_for
+from souverain.cli_usecases import usecases_app
 from souverain.config import Deployment, Limits, Settings
 from souverain.docs import render_configuration
 from souverain.errors import ConfigError, NotFound, SouverainError
+from souverain.governance.audit.events import operator
 from souverain.knowledge.service import Upload
-from souverain.store.database import Database
 from souverain.tenancy.keys import KeyService
-from souverain.tenancy.tenants import sync_tenants
 
 app = typer.Typer(help="souverain: a sovereign gateway for large language models.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -35,16 +34,12 @@ config_app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 app.add_typer(config_app, name="config")
 app.add_typer(audit_app, name="audit")
+app.add_typer(usecases_app, name="usecases")
 
 
 async def _with_keys(settings: Settings, deployment: Deployment, action: Any) -> Any:
-    database = Database(settings.sqlalchemy_url())
-    try:
-        await asyncio.to_thread(database.migrate)
-        await sync_tenants(database, deployment)
-        return await action(KeyService(database, deployment, settings.key_cache_seconds))
-    finally:
-        await database.close()
+    async with opened_store(settings, deployment) as (database, audit):
+        return await action(KeyService(database, deployment, settings.key_cache_seconds, audit))
 
 
 @app.command()
@@ -88,12 +83,9 @@ def serve(
 
 
 async def _prepare_store(settings: Settings, deployment: Deployment) -> None:
-    database = Database(settings.sqlalchemy_url())
-    try:
-        await asyncio.to_thread(database.migrate)
-        await sync_tenants(database, deployment)
-    finally:
-        await database.close()
+    # Once here, before any worker process starts, so that workers find the store ready and agree on it.
+    async with opened_store(settings, deployment):
+        pass
 
 
 def _print_banner(settings: Settings, deployment: Deployment) -> None:
@@ -115,7 +107,7 @@ def _print_banner(settings: Settings, deployment: Deployment) -> None:
 @keys_app.command("create")
 def keys_create(
     tenant: Annotated[str, typer.Option(help="Tenant the key belongs to.")],
-    role: Annotated[str, typer.Option(help="admin, member or auditor.")],
+    role: Annotated[str, typer.Option(help="admin, member, auditor or reviewer.")],
     clearance: Annotated[
         str | None, typer.Option(help="Highest classification level. Default: the lowest.")
     ] = None,
@@ -127,6 +119,9 @@ def keys_create(
     requests_per_day: Annotated[int | None, typer.Option(help="Limit for this key.")] = None,
     tokens_per_minute: Annotated[int | None, typer.Option(help="Limit for this key.")] = None,
     tokens_per_day: Annotated[int | None, typer.Option(help="Limit for this key.")] = None,
+    use_case: Annotated[
+        str | None, typer.Option(help="Registered use case its calls serve (see `usecases report`).")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Create a key. It is printed once, alone on the last line; only its hash is stored."""
@@ -141,19 +136,21 @@ def keys_create(
 
     async def create(keys: KeyService) -> Any:
         return await keys.create(
+            by=operator(tenant),
             tenant=tenant,
             role=role,
             clearance=clearance,
             expires_in_days=expires_in,
             name=name,
             limits=limits,
+            use_case=use_case,
         )
 
     info, secret = run(_with_keys(settings, deployment, create))
     expiry = info.expires_at.isoformat(timespec="seconds") if info.expires_at else "never"
     out.print(
         f"Created key {info.id} for tenant {info.tenant}: role {info.role}, clearance {info.clearance}, "
-        f"expires {expiry}."
+        f"use case {info.use_case or 'none'}, expires {expiry}."
     )
     out.print("Store it now: it is not shown again.")
     print(secret)
@@ -172,7 +169,19 @@ def keys_list(
 
     infos = run(_with_keys(settings, deployment_of(settings), list_keys))
     table = Table(box=None, header_style="bold")
-    for column in ("id", "tenant", "name", "role", "clearance", "prefix", "created", "expires", "status"):
+    columns = (
+        "id",
+        "tenant",
+        "name",
+        "role",
+        "clearance",
+        "use case",
+        "prefix",
+        "created",
+        "expires",
+        "status",
+    )
+    for column in columns:
         table.add_column(column, no_wrap=True)
     for info in infos:
         status = "revoked" if info.revoked_at else "active"
@@ -182,6 +191,7 @@ def keys_list(
             info.name,
             info.role,
             info.clearance,
+            info.use_case or "",
             info.prefix + "…",
             info.created_at.strftime("%Y-%m-%d %H:%M"),
             info.expires_at.strftime("%Y-%m-%d %H:%M") if info.expires_at else "never",
@@ -200,7 +210,7 @@ def keys_revoke(
     settings = settings_for(config)
 
     async def revoke(keys: KeyService) -> Any:
-        return await keys.revoke(key_id)
+        return await keys.revoke(key_id, operator(""))
 
     info = run(_with_keys(settings, deployment_of(settings), revoke))
     out.print(f"Revoked key {info.id} of tenant {info.tenant}.")

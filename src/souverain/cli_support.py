@@ -4,7 +4,8 @@ deployment read once, and coroutines run with errors rendered as exit codes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -14,6 +15,10 @@ from rich.console import Console
 from souverain.app import load
 from souverain.config import Deployment, Settings
 from souverain.errors import ConfigError, SouverainError
+from souverain.governance.audit.log import AuditLog
+from souverain.store.database import Database
+from souverain.tenancy.tenants import sync_tenants
+from souverain.tenancy.usecases import UseCaseService
 
 T = TypeVar("T")
 
@@ -51,3 +56,22 @@ def run(work: Coroutine[Any, Any, T]) -> T:
     except SouverainError as error:
         err.print(f"[red]error:[/red] {error.message}")
         raise typer.Exit(1) from None
+
+
+@asynccontextmanager
+async def opened_store(
+    settings: Settings, deployment: Deployment
+) -> AsyncIterator[tuple[Database, AuditLog]]:
+    """The store migrated, its tenants and use cases in step with the deployment file, and the audit log
+    running: what a command that changes something needs (each change is recorded)."""
+    database = Database(settings.sqlalchemy_url())
+    audit = AuditLog(database, deployment.site.name, enabled=settings.audit)
+    try:
+        await asyncio.to_thread(database.migrate)
+        await sync_tenants(database, deployment)
+        await audit.start()
+        await UseCaseService(database, deployment, audit).sync()
+        yield database, audit
+    finally:
+        await audit.close()  # every record still pending is written before the store closes
+        await database.close()

@@ -135,6 +135,55 @@ class Limits(_Strict):
         return all(value is None for value in self.model_dump().values())
 
 
+RiskClass = Literal["minimal", "limited", "high"]
+# The areas of Annex III of the AI Act (Regulation (EU) 2024/1689) where an AI system is high-risk.
+ANNEX_III_AREAS = {
+    "biometrics": "1. Biometrics",
+    "critical_infrastructure": "2. Critical infrastructure",
+    "education": "3. Education and vocational training",
+    "employment": "4. Employment, workers' management and access to self-employment",
+    "essential_services": "5. Access to essential private and public services and benefits",
+    "law_enforcement": "6. Law enforcement",
+    "migration": "7. Migration, asylum and border control management",
+    "justice": "8. Administration of justice and democratic processes",
+}
+
+
+class UseCaseConfig(_Strict):
+    """A registered purpose: what an application uses the models for, under which law and risk class."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$", description="Unique name in its tenant.")
+    purpose: str = Field(min_length=1, max_length=2000, description="What it is for, in plain words.")
+    legal_basis: str = Field(
+        min_length=1, max_length=2000, description="The law or GDPR article 6 basis that permits it."
+    )
+    risk: RiskClass = Field(description="AI Act risk class: `minimal`, `limited` or `high`.")
+    annex_iii: str | None = Field(
+        None,
+        description="For high risk, its Annex III area: "
+        + ", ".join(f"`{area}`" for area in ANNEX_III_AREAS),
+    )
+    owner: str = Field(min_length=1, max_length=200, description="Who answers for it (a unit or a person).")
+    human_review: bool | None = Field(
+        None,
+        description="Outputs wait for a reviewer's approval before release. Default and mandatory for high "
+        "risk; off otherwise.",
+    )
+    models: list[str] = Field(
+        default_factory=list, description="Models its keys may call (each one the tenant's). Default: all."
+    )
+    retention_days: int = Field(
+        365, ge=1, le=36_500, description="Days the held outputs of its reviews are kept after the decision."
+    )
+    review_hours: float = Field(
+        72, gt=0, le=24 * 90, description="Hours an output waits for review before it expires."
+    )
+
+    @property
+    def reviewed(self) -> bool:
+        return self.human_review if self.human_review is not None else self.risk == "high"
+
+
 class TenantConfig(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$", description="Unique name (lowercase slug).")
     residency: list[str] = Field(
@@ -145,6 +194,10 @@ class TenantConfig(_Strict):
         None, description="Highest clearance its keys may hold. Default: the highest level."
     )
     limits: Limits = Field(default_factory=Limits, description="Request and token limits for the tenant.")
+    use_cases: list[UseCaseConfig] = Field(
+        default_factory=list,
+        description="Its registered use cases; keys bound to one record it in each event.",
+    )
 
 
 class KnowledgeConfig(_Strict):
@@ -341,6 +394,9 @@ def _check_tenant(path: str, tenant: TenantConfig, deployment: Deployment) -> li
             problems.append(Problem(f"{path}.residency[{index}]", problem))
     if problems:
         return problems
+    problems += _duplicates(f"{path}.use_cases", [case.name for case in tenant.use_cases], ".name")
+    for index, case in enumerate(tenant.use_cases):
+        problems += use_case_problems(f"{path}.use_cases[{index}]", case, tenant)
     admitted = jurisdictions.expand(tenant.residency)
     for index, model in enumerate(tenant.models):
         serving = [backend for backend in deployment.backends if model in backend.models]
@@ -353,5 +409,29 @@ def _check_tenant(path: str, tenant: TenantConfig, deployment: Deployment) -> li
                     f"{path}.models[{index}]",
                     f"model {model!r} is served only in {where}, outside the residency {tenant.residency}",
                 )
+            )
+    return problems
+
+
+def use_case_problems(path: str, case: UseCaseConfig, tenant: TenantConfig) -> list[Problem]:
+    """The AI Act's rules on a use case: a high-risk one names its Annex III area and is reviewed."""
+    problems = []
+    if case.risk == "high" and case.annex_iii is None:
+        problems.append(Problem(f"{path}.annex_iii", "a high-risk use case must name its Annex III area"))
+    if case.annex_iii is not None and case.annex_iii not in ANNEX_III_AREAS:
+        known = ", ".join(ANNEX_III_AREAS)
+        problems.append(
+            Problem(f"{path}.annex_iii", f"unknown area {case.annex_iii!r}: expected one of {known}")
+        )
+    elif case.risk != "high" and case.annex_iii is not None:
+        problems.append(
+            Problem(f"{path}.annex_iii", f"only high-risk use cases have one (risk is {case.risk})")
+        )
+    if case.risk == "high" and case.human_review is False:
+        problems.append(Problem(f"{path}.human_review", "a high-risk use case always needs human review"))
+    for index, model in enumerate(case.models):
+        if model not in tenant.models:
+            problems.append(
+                Problem(f"{path}.models[{index}]", f"model {model!r} is not one of tenant {tenant.name!r}'s")
             )
     return problems

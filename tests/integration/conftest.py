@@ -13,9 +13,10 @@ import pytest
 import uvicorn
 
 from souverain.app import create_app
+from souverain.cli_support import opened_store
 from souverain.config import Deployment, Limits, Settings, parse_deployment
 from souverain.engines.registry import kind_infos
-from souverain.store.database import Database
+from souverain.governance.audit.events import operator
 from souverain.tenancy.keys import KeyService
 from souverain.testing.fake_backend import FakeBackend
 
@@ -52,16 +53,18 @@ class RunningGateway:
         """Create a key in the gateway's store, the way `souverain keys create` does."""
 
         async def create() -> str:
-            database = Database(self.settings.sqlalchemy_url())
-            try:
-                keys = KeyService(database, self.deployment, cache_seconds=0)
+            async with opened_store(self.settings, self.deployment) as (database, audit):
+                keys = KeyService(database, self.deployment, cache_seconds=0, audit=audit)
                 limits = Limits(**options.pop("limits", {}))
                 _, secret = await keys.create(
-                    tenant=tenant, role=role, clearance=clearance, limits=limits, **options
+                    by=operator(tenant),
+                    tenant=tenant,
+                    role=role,
+                    clearance=clearance,
+                    limits=limits,
+                    **options,
                 )
                 return secret
-            finally:
-                await database.close()
 
         return asyncio.run(create())
 

@@ -20,6 +20,7 @@ from souverain.knowledge.service import KnowledgeService
 from souverain.store.database import Database
 from souverain.tenancy.keys import KeyService
 from souverain.tenancy.principal import Principal, Role
+from souverain.tenancy.usecases import UseCaseService
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Services:
     searcher: Searcher
     answerer: Answerer
     audit: AuditLog
+    use_cases: UseCaseService
 
 
 async def services(request: Request) -> Services:

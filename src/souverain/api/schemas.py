@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from souverain.config import Limits
+from souverain.config import Limits, UseCaseConfig
 from souverain.tenancy.keys import MAX_EXPIRY_DAYS
 
 
@@ -82,6 +82,7 @@ class KeyCreate(BaseModel):
         "", max_length=200, pattern=r"^[^\x00-\x1f]*$", description="A label to recognise the key by."
     )
     limits: Limits = Field(default_factory=Limits)
+    use_case: str | None = Field(None, description="Registered use case of the tenant its calls serve.")
 
 
 class Key(BaseModel):
@@ -95,6 +96,7 @@ class Key(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     limits: Limits
+    use_case: str | None
 
 
 class CreatedKey(Key):
@@ -104,6 +106,22 @@ class CreatedKey(Key):
 class KeyList(BaseModel):
     object: Literal["list"] = "list"
     data: list[Key]
+
+
+class UseCase(UseCaseConfig):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tenant: str
+    source: Literal["deployment", "api"] = Field(description="Where it was declared.")
+    human_review_required: bool = Field(description="Whether its outputs wait for a reviewer.")
+    created_at: datetime
+    updated_at: datetime
+    retired_at: datetime | None
+
+
+class UseCaseList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[UseCase]
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -105,6 +105,14 @@ class Gateway:
             raise PermissionDenied(
                 f"role {principal.role.value!r} may not call models", code="role_not_allowed"
             )
+        case = principal.use_case
+        if case is not None and case.spec.models and model not in case.spec.models:
+            raise PermissionDenied(
+                f"model {model!r} is not registered for use case {case.name!r} "
+                f"(its models: {', '.join(case.spec.models)})",
+                code="model_not_allowed",
+                param="model",
+            )
         allowed = self.router.allowed(principal.tenant, model, capability, level)
         if principal.buckets:
             await self.limiter.admit(principal.buckets, time.time())

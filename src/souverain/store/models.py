@@ -58,6 +58,23 @@ class ApiKeyRow(Base):
     requests_per_day: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     tokens_per_minute: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     tokens_per_day: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The registered use case every call with this key serves; recorded in each of its audit events.
+    use_case: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class UseCaseRow(Base):
+    """A registered use case, from the deployment file or the admin API. Never deleted, only retired:
+    audit records name it for as long as they are kept."""
+
+    __tablename__ = "use_cases"
+
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.name"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # "deployment" or "api"
+    spec_json: Mapped[str] = mapped_column(Text)  # the UseCaseConfig as declared
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class RateCounterRow(Base):

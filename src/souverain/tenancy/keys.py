@@ -14,11 +14,14 @@ from datetime import UTC, datetime, timedelta
 
 from souverain.config import Deployment, Limits, TenantConfig
 from souverain.errors import AuthenticationFailed, InvalidRequest, NotFound, PermissionDenied
+from souverain.governance.audit.events import Actor, AdminAction
+from souverain.governance.audit.log import AuditLog
 from souverain.store.database import Database
-from souverain.store.models import ApiKeyRow
+from souverain.store.models import ApiKeyRow, UseCaseRow
 from souverain.store.repositories import KeyRepository
 from souverain.tenancy.limits.base import buckets
 from souverain.tenancy.principal import Principal, Role
+from souverain.tenancy.usecases import UseCase
 
 KEY_PREFIX = "sk-souv-"
 MAX_EXPIRY_DAYS = 36_500
@@ -39,6 +42,7 @@ class KeyInfo:
     expires_at: datetime | None
     revoked_at: datetime | None
     limits: Limits
+    use_case: str | None
 
     @classmethod
     def of(cls, row: ApiKeyRow) -> KeyInfo:
@@ -58,6 +62,7 @@ class KeyInfo:
                 tokens_per_minute=row.tokens_per_minute,
                 tokens_per_day=row.tokens_per_day,
             ),
+            use_case=row.use_case,
         )
 
 
@@ -71,15 +76,19 @@ def hash_key(secret: str) -> str:
 
 
 class KeyService:
-    def __init__(self, database: Database, deployment: Deployment, cache_seconds: float) -> None:
+    def __init__(
+        self, database: Database, deployment: Deployment, cache_seconds: float, audit: AuditLog
+    ) -> None:
         self.database = database
         self.deployment = deployment
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, Principal | AuthenticationFailed]] = {}
+        self.audit = audit
+        self._cache: dict[str, tuple[float, Principal | AuthenticationFailed | PermissionDenied]] = {}
 
     async def create(
         self,
         *,
+        by: Actor,
         tenant: str,
         role: str,
         clearance: str | None = None,
@@ -87,6 +96,7 @@ class KeyService:
         name: str = "",
         limits: Limits | None = None,
         creator_clearance: str | None = None,
+        use_case: str | None = None,
     ) -> tuple[KeyInfo, str]:
         """Create a key; returns its description and the secret, which is never stored nor shown again.
 
@@ -124,6 +134,8 @@ class KeyService:
                 f"expires_in_days must be between 0 and {MAX_EXPIRY_DAYS}", param="expires_in_days"
             )
         limits = limits or Limits()
+        if use_case is not None:
+            await self._check_use_case(tenant, use_case)
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         row = ApiKeyRow(
@@ -137,17 +149,28 @@ class KeyService:
             created_at=now,
             expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
             revoked_at=None,
+            use_case=use_case,
             **limits.model_dump(),
         )
         async with self.database.session() as session, session.begin():
             KeyRepository(session).add(row)
+        details = (f"role:{row.role}", f"clearance:{clearance}", f"use_case:{use_case or 'none'}")
+        await self.audit.record(AdminAction(**by, action="key.create", target=row.id, details=details))
         return KeyInfo.of(row), secret
+
+    async def _check_use_case(self, tenant: str, name: str) -> None:
+        async with self.database.session() as session:
+            row = await session.get(UseCaseRow, (tenant, name))
+        if row is None:
+            raise NotFound(f"no use case {name!r} in tenant {tenant!r}", param="use_case")
+        if row.retired_at is not None:
+            raise InvalidRequest(f"use case {name!r} is retired", param="use_case")
 
     async def list(self, tenant: str | None = None) -> list[KeyInfo]:
         async with self.database.session() as session:
             return [KeyInfo.of(row) for row in await KeyRepository(session).list(tenant)]
 
-    async def revoke(self, key_id: str, tenant: str | None = None) -> KeyInfo:
+    async def revoke(self, key_id: str, by: Actor, tenant: str | None = None) -> KeyInfo:
         """Revoke a key; with `tenant`, only a key of that tenant (an admin cannot reach another's)."""
         async with self.database.session() as session, session.begin():
             keys = KeyRepository(session)
@@ -158,7 +181,18 @@ class KeyService:
             await session.refresh(row)
             info = KeyInfo.of(row)
         self._cache = {h: entry for h, entry in self._cache.items() if _key_id(entry[1]) != key_id}
+        who: Actor = {**by, "tenant": info.tenant}
+        await self.audit.record(AdminAction(**who, action="key.revoke", target=key_id))
         return info
+
+    def forget_use_case(self, tenant: str, name: str) -> None:
+        """Drop cached keys bound to a use case that changed, so the change applies at once here."""
+
+        def bound(outcome: Principal | AuthenticationFailed | PermissionDenied) -> bool:
+            case = outcome.use_case if isinstance(outcome, Principal) else None
+            return case is not None and (case.tenant, case.name) == (tenant, name)
+
+        self._cache = {h: entry for h, entry in self._cache.items() if not bound(entry[1])}
 
     async def authenticate(self, secret: str | None) -> Principal:
         if not secret:
@@ -179,12 +213,19 @@ class KeyService:
             # A fresh exception each time: raising the cached one would grow its traceback on every
             # refusal and keep each caller's frames (the secret among their locals) alive.
             raise AuthenticationFailed(outcome.message, code=outcome.code)
+        if isinstance(outcome, PermissionDenied):
+            raise PermissionDenied(outcome.message, code=outcome.code)
         return outcome
 
-    async def _verify(self, key_hash: str) -> tuple[Principal | AuthenticationFailed, float]:
+    async def _verify(
+        self, key_hash: str
+    ) -> tuple[Principal | AuthenticationFailed | PermissionDenied, float]:
         """The outcome for this key, and how many seconds it may be cached (never past the key's expiry)."""
         async with self.database.session() as session:
             row = await KeyRepository(session).by_hash(key_hash)
+            case_row = (
+                await session.get(UseCaseRow, (row.tenant, row.use_case)) if row and row.use_case else None
+            )
         if row is None:
             return AuthenticationFailed("invalid API key"), self.cache_seconds
         lifetime = float("inf")
@@ -199,11 +240,17 @@ class KeyService:
             refusal = AuthenticationFailed(
                 f"tenant {row.tenant!r} is no longer configured on this site", code="unknown_tenant"
             )
+        elif case_row is not None and case_row.retired_at is not None:
+            # The key is sound, the purpose it was made for is not any more: forbidden, not unauthenticated.
+            return PermissionDenied(
+                f"this key's use case {case_row.name!r} was retired", code="use_case_retired"
+            ), self.cache_seconds
         else:
-            return self._principal(row, tenant), min(self.cache_seconds, lifetime)
+            case = UseCase.of(case_row) if case_row is not None else None
+            return self._principal(row, tenant, case), min(self.cache_seconds, lifetime)
         return refusal, self.cache_seconds
 
-    def _principal(self, row: ApiKeyRow, tenant: TenantConfig) -> Principal:
+    def _principal(self, row: ApiKeyRow, tenant: TenantConfig, use_case: UseCase | None) -> Principal:
         info = KeyInfo.of(row)
         return Principal(
             key_id=row.id,
@@ -215,8 +262,9 @@ class KeyService:
                 *buckets(f"key:{row.id}", info.limits),
                 *buckets(f"tenant:{tenant.name}", tenant.limits),
             ),
+            use_case=use_case,
         )
 
 
-def _key_id(outcome: Principal | AuthenticationFailed) -> str | None:
+def _key_id(outcome: Principal | AuthenticationFailed | PermissionDenied) -> str | None:
     return outcome.key_id if isinstance(outcome, Principal) else None

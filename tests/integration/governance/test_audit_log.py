@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
 import orjson
-import pytest
 from sqlalchemy import delete, insert, select, update
 
 from souverain.governance.audit.chain import Stored, canonical
@@ -39,14 +37,6 @@ def call(number: int, status: str = "ok") -> ModelCall:
         input_hash="ab" * 32,
         decisions=("route:mistral-lu",),
     )
-
-
-@pytest.fixture
-async def audit(database: Database) -> AsyncIterator[AuditLog]:
-    log = AuditLog(database, "lu-gov-1")
-    await log.start()
-    yield log
-    await log.close()
 
 
 async def test_an_empty_log_verifies(database: Database) -> None:

@@ -20,10 +20,13 @@ MESSAGES = [{"role": "user", "content": f"Le dossier de {SECRET_WORDS} est-il co
 
 
 def records(gateway: RunningGateway) -> tuple[list[Stored], tuple[int, object]]:
+    """The model calls recorded (the keys' creation is recorded too), and the whole chain's verdict."""
+
     async def read() -> tuple[list[Stored], tuple[int, object]]:
         database = Database(gateway.settings.sqlalchemy_url())
         try:
-            return [record async for record in stored_records(database)], await verify_store(database)
+            calls = [record async for record in stored_records(database) if '"model_call"' in record.body]
+            return calls, await verify_store(database)
         finally:
             await database.close()
 
@@ -39,7 +42,7 @@ def test_an_answered_call_is_recorded_before_its_answer_arrives(two_sites: Runni
     completion = api.chat.completions.create(model="m", messages=MESSAGES)  # type: ignore[arg-type]
     # Read at once, with nothing waited for: the record was committed before the response was sent.
     stored, verdict = records(two_sites)
-    assert verdict == (1, None)
+    assert len(stored) == 1 and verdict[1] is None
     body = orjson.loads(stored[0].body)
     assert body["kind"] == "model_call" and body["status"] == "ok" and body["streamed"] is False
     assert (body["tenant"], body["role"], body["model"]) == ("lu-health", "member", "m")
@@ -55,7 +58,7 @@ def test_a_streamed_call_is_recorded_before_its_end_arrives(two_sites: RunningGa
     text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
     assert text
     stored, verdict = records(two_sites)
-    assert verdict == (1, None)
+    assert len(stored) == 1 and verdict[1] is None
     body = orjson.loads(stored[0].body)
     assert body["streamed"] is True and body["status"] == "ok" and body["completion_tokens"] > 0
 
@@ -73,7 +76,7 @@ def test_refusals_are_recorded_with_the_code_the_caller_got(two_sites: RunningGa
         api.chat.completions.create(model="not-served", messages=MESSAGES)  # type: ignore[arg-type]
     stored, verdict = records(two_sites)
     statuses = [orjson.loads(record.body)["status"] for record in stored]
-    assert verdict == (len(stored), None)
+    assert verdict[1] is None
     assert statuses == ["classification_violation", "model_not_found"]
     assert all(status != "ok" for status in statuses)
     assert all(orjson.loads(record.body)["backend"] is None for record in stored)
@@ -96,4 +99,8 @@ def test_no_answer_leaves_unrecorded_when_the_log_cannot_write(two_sites: Runnin
         store.close()
     api.chat.completions.create(model="m", messages=MESSAGES)  # type: ignore[arg-type]
     stored, verdict = records(two_sites)
-    assert verdict == (2, None) and all(orjson.loads(record.body)["status"] == "ok" for record in stored)
+    assert (
+        len(stored) == 2
+        and verdict[1] is None
+        and all(orjson.loads(record.body)["status"] == "ok" for record in stored)
+    )

@@ -18,6 +18,8 @@ from sqlalchemy import Connection, inspect, select, text, update
 from souverain.config import Deployment, Limits, parse_deployment
 from souverain.engines.registry import kind_infos
 from souverain.errors import AuthenticationFailed, InvalidRequest, NotFound, RateLimited
+from souverain.governance.audit.events import operator
+from souverain.governance.audit.log import AuditLog
 from souverain.store.database import MIGRATIONS, Database, include_in_autogenerate
 from souverain.store.models import ApiKeyRow, Base, TenantRow
 from souverain.store.repositories import RateCounterRepository
@@ -26,6 +28,8 @@ from souverain.tenancy.limits.base import DAY, MINUTE, Bucket
 from souverain.tenancy.limits.store import StoreRateLimiter
 from souverain.tenancy.principal import Role
 from souverain.tenancy.tenants import sync_tenants
+
+OPERATOR = operator("lu-health")
 
 # The start of a minute (and not of a day), so that offsets below read as seconds into the window.
 WINDOW = 1_700_000_040
@@ -46,10 +50,10 @@ def deployment(*tenants: dict[str, Any]) -> Deployment:
 
 
 @pytest.fixture
-async def keys(database: Database) -> KeyService:
+async def keys(database: Database, audit: AuditLog) -> KeyService:
     site = deployment(HEALTH, DEFENCE)
     await sync_tenants(database, site)
-    return KeyService(database, site, cache_seconds=60)
+    return KeyService(database, site, cache_seconds=60, audit=audit)
 
 
 async def tenant_rows(database: Database) -> dict[str, TenantRow]:
@@ -89,7 +93,9 @@ async def test_migrations_match_the_models(database: Database) -> None:
 # --- tenants ----------------------------------------------------------------------------------------
 
 
-async def test_tenant_sync_adds_updates_and_deactivates_but_keeps_keys(database: Database) -> None:
+async def test_tenant_sync_adds_updates_and_deactivates_but_keeps_keys(
+    database: Database, audit: AuditLog
+) -> None:
     first = deployment(HEALTH, DEFENCE)
     await sync_tenants(database, first)
     rows = await tenant_rows(database)
@@ -98,7 +104,9 @@ async def test_tenant_sync_adds_updates_and_deactivates_but_keeps_keys(database:
     assert json.loads(rows["lu-health"].residency) == ["LU"]
     assert rows["lu-health"].max_classification == "RESTRICTED"
     assert rows["lu-defence"].max_classification == "SECRET"  # no ceiling: the highest level
-    info, _ = await KeyService(database, first, cache_seconds=0).create(tenant="lu-defence", role="admin")
+    info, _ = await KeyService(database, first, cache_seconds=0, audit=audit).create(
+        by=OPERATOR, tenant="lu-defence", role="admin"
+    )
 
     second = deployment({**HEALTH, "residency": ["EU"], "max_classification": "INTERNAL"}, EDUCATION)
     await sync_tenants(database, second)
@@ -111,7 +119,9 @@ async def test_tenant_sync_adds_updates_and_deactivates_but_keeps_keys(database:
     }
     assert json.loads(rows["lu-health"].residency) == ["EU"]
     assert rows["lu-health"].max_classification == "INTERNAL"
-    assert [key.id for key in await KeyService(database, second, cache_seconds=0).list()] == [info.id]
+    assert [key.id for key in await KeyService(database, second, cache_seconds=0, audit=audit).list()] == [
+        info.id
+    ]
 
     await sync_tenants(database, first)
     assert (await tenant_rows(database))["lu-defence"].active
@@ -122,6 +132,7 @@ async def test_tenant_sync_adds_updates_and_deactivates_but_keeps_keys(database:
 
 async def test_a_created_key_authenticates_as_its_principal(keys: KeyService) -> None:
     info, secret = await keys.create(
+        by=OPERATOR,
         tenant="lu-health",
         role="member",
         clearance="INTERNAL",
@@ -150,8 +161,8 @@ async def test_a_created_key_authenticates_as_its_principal(keys: KeyService) ->
 async def test_a_key_is_checked_against_the_store_not_only_the_process_that_made_it(
     database: Database, keys: KeyService
 ) -> None:
-    _, secret = await keys.create(tenant="lu-defence", role="auditor")
-    elsewhere = KeyService(database, keys.deployment, cache_seconds=0)
+    _, secret = await keys.create(by=OPERATOR, tenant="lu-defence", role="auditor")
+    elsewhere = KeyService(database, keys.deployment, cache_seconds=0, audit=keys.audit)
     principal = await elsewhere.authenticate(secret)
     assert (principal.tenant.name, principal.role) == ("lu-defence", Role.AUDITOR)
     assert principal.clearance == "PUBLIC"  # the lowest level unless asked
@@ -159,7 +170,7 @@ async def test_a_key_is_checked_against_the_store_not_only_the_process_that_made
 
 
 async def test_only_a_hash_of_the_secret_is_stored(database: Database, keys: KeyService) -> None:
-    info, secret = await keys.create(tenant="lu-health", role="admin")
+    info, secret = await keys.create(by=OPERATOR, tenant="lu-health", role="admin")
     async with database.engine.connect() as connection:
         rows = (await connection.execute(text("SELECT * FROM api_keys"))).mappings().all()
     assert len(rows) == 1
@@ -170,23 +181,23 @@ async def test_only_a_hash_of_the_secret_is_stored(database: Database, keys: Key
 
 
 async def test_keys_are_listed_per_tenant_without_secrets(keys: KeyService) -> None:
-    first, _ = await keys.create(tenant="lu-health", role="admin", name="first")
-    second, _ = await keys.create(tenant="lu-defence", role="member", name="second")
-    third, _ = await keys.create(tenant="lu-health", role="member", name="third")
+    first, _ = await keys.create(by=OPERATOR, tenant="lu-health", role="admin", name="first")
+    second, _ = await keys.create(by=OPERATOR, tenant="lu-defence", role="member", name="second")
+    third, _ = await keys.create(by=OPERATOR, tenant="lu-health", role="member", name="third")
     assert {key.id for key in await keys.list()} == {first.id, second.id, third.id}
     assert [key.id for key in await keys.list("lu-health")] == [first.id, third.id]
     assert [key.id for key in await keys.list("lu-education")] == []
 
 
 async def test_a_revoked_key_stops_working_at_once(database: Database, keys: KeyService) -> None:
-    info, secret = await keys.create(tenant="lu-health", role="member")
+    info, secret = await keys.create(by=OPERATOR, tenant="lu-health", role="member")
     await keys.authenticate(secret)  # now cached
 
-    revoked = await keys.revoke(info.id, tenant="lu-health")
+    revoked = await keys.revoke(info.id, OPERATOR, tenant="lu-health")
 
     assert revoked.revoked_at is not None
     assert [key.revoked_at is not None for key in await keys.list()] == [True]
-    for service in (keys, KeyService(database, keys.deployment, cache_seconds=0)):
+    for service in (keys, KeyService(database, keys.deployment, cache_seconds=0, audit=keys.audit)):
         with pytest.raises(AuthenticationFailed) as caught:
             await service.authenticate(secret)
         assert caught.value.code == "revoked_api_key"
@@ -194,16 +205,16 @@ async def test_a_revoked_key_stops_working_at_once(database: Database, keys: Key
 
 
 async def test_an_admin_cannot_revoke_another_tenants_key(keys: KeyService) -> None:
-    info, secret = await keys.create(tenant="lu-health", role="member")
+    info, secret = await keys.create(by=OPERATOR, tenant="lu-health", role="member")
     with pytest.raises(NotFound):
-        await keys.revoke(info.id, tenant="lu-defence")
+        await keys.revoke(info.id, OPERATOR, tenant="lu-defence")
     with pytest.raises(NotFound):
-        await keys.revoke("0123456789abcdef")
+        await keys.revoke("0123456789abcdef", OPERATOR)
     assert (await keys.authenticate(secret)).key_id == info.id
 
 
 async def test_an_expired_key_is_refused(database: Database, keys: KeyService) -> None:
-    info, secret = await keys.create(tenant="lu-health", role="member", expires_in_days=30)
+    info, secret = await keys.create(by=OPERATOR, tenant="lu-health", role="member", expires_in_days=30)
     assert info.expires_at is not None
     assert timedelta(days=29) < info.expires_at - datetime.now(UTC) <= timedelta(days=30)
     async with database.session() as session, session.begin():
@@ -218,7 +229,7 @@ async def test_an_expired_key_is_refused(database: Database, keys: KeyService) -
 
 
 async def test_a_cached_key_is_refused_once_it_expires(keys: KeyService) -> None:
-    _, secret = await keys.create(tenant="lu-health", role="member", expires_in_days=0.3 / DAY)
+    _, secret = await keys.create(by=OPERATOR, tenant="lu-health", role="member", expires_in_days=0.3 / DAY)
     await keys.authenticate(secret)  # cached for a minute, but the key lives 0.3 s
     await asyncio.sleep(0.35)
     with pytest.raises(AuthenticationFailed) as caught:
@@ -238,7 +249,7 @@ async def test_repeated_refusals_do_not_pile_up(keys: KeyService) -> None:
 
 
 async def test_an_unknown_or_missing_key_is_refused(keys: KeyService) -> None:
-    await keys.create(tenant="lu-health", role="member")
+    await keys.create(by=OPERATOR, tenant="lu-health", role="member")
     with pytest.raises(AuthenticationFailed) as caught:
         await keys.authenticate(KEY_PREFIX + "not-a-key-anyone-was-given")
     assert caught.value.code == "invalid_api_key"
@@ -250,11 +261,11 @@ async def test_an_unknown_or_missing_key_is_refused(keys: KeyService) -> None:
 async def test_a_key_of_a_tenant_no_longer_configured_is_refused(
     database: Database, keys: KeyService
 ) -> None:
-    _, secret = await keys.create(tenant="lu-defence", role="member")
+    _, secret = await keys.create(by=OPERATOR, tenant="lu-defence", role="member")
     without_defence = deployment(HEALTH)
     await sync_tenants(database, without_defence)
     with pytest.raises(AuthenticationFailed) as caught:
-        await KeyService(database, without_defence, cache_seconds=0).authenticate(secret)
+        await KeyService(database, without_defence, cache_seconds=0, audit=keys.audit).authenticate(secret)
     assert caught.value.code == "unknown_tenant"
 
 
@@ -273,7 +284,7 @@ async def test_a_bad_key_request_is_refused_and_creates_nothing(
     keys: KeyService, request_: dict[str, Any], error: type[Exception], param: str
 ) -> None:
     with pytest.raises(error) as caught:
-        await keys.create(**request_)
+        await keys.create(by=OPERATOR, **request_)
     assert getattr(caught.value, "param", None) == param
     assert await keys.list() == []
 

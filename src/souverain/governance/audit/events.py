@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
-from souverain.tenancy.principal import Principal
+if TYPE_CHECKING:
+    from souverain.tenancy.principal import Principal
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +39,7 @@ class Actor(TypedDict):
     tenant: str
     principal: str
     role: str
+    use_case: str | None
 
 
 _NAMES: dict[type[Event], tuple[str, ...]] = {}
@@ -45,7 +47,13 @@ _NAMES: dict[type[Event], tuple[str, ...]] = {}
 
 def actor(principal: Principal) -> Actor:
     """The who of an event made on behalf of an API key."""
-    return {"tenant": principal.tenant.name, "principal": principal.key_id, "role": principal.role.value}
+    case = principal.use_case
+    return {
+        "tenant": principal.tenant.name,
+        "principal": principal.key_id,
+        "role": principal.role.value,
+        "use_case": case.name if case else None,
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,3 +91,22 @@ class ContentHasher:
     def incremental(self) -> hmac.HMAC:
         """For content that arrives in pieces (a streamed answer)."""
         return hmac.new(self._key, digestmod=hashlib.sha256)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdminAction(Event):
+    """A change to who may do what: keys made or revoked, use cases registered or retired."""
+
+    kind: ClassVar[str] = "admin_action"
+
+    action: str  # "key.create", "key.revoke", "use_case.register", "use_case.retire", ...
+    target: str  # the key's id or the use case's name
+    details: tuple[str, ...] = ()  # what was set, e.g. "role:member", "risk:high"; never a secret
+
+
+OPERATOR = "cli"  # the principal of what the site's operator does through the `souverain` command
+
+
+def operator(tenant: str) -> Actor:
+    """The who of an action taken by the operator on the command line, on behalf of a tenant."""
+    return {"tenant": tenant, "principal": OPERATOR, "role": "operator", "use_case": None}

@@ -282,3 +282,7 @@ class AnswerResponse(BaseModel):
     model: str | None
     backend: str | None
     jurisdiction: str | None
+    souverain: dict[str, Any] = Field(
+        description="The marking as AI-generated: `ai_generated`, the model (`extractive` for quoted "
+        "sentences), backend, jurisdiction, use case."
+    )

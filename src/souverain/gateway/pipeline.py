@@ -1,8 +1,8 @@
 """The request pipeline for one model call: authorise, classify, limit, route with failover, measure.
 
-Authentication happens before (the HTTP layer turns a key into a Principal); later steps of DESIGN.md
-(protect, restore and mark) hook in here as they are built. Every call, answered or refused, ends with
-its audit record, durable before the answer leaves (step 8, `record`).
+Authentication happens before (the HTTP layer turns a key into a Principal); the `protect` step of
+DESIGN.md hooks in here as it is built. Generated text is marked as such (step 7, see `marking`), and
+every call, answered or refused, ends with its audit record, durable before the answer leaves (step 8).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import base64
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -28,6 +28,7 @@ from souverain.errors import (
     SouverainError,
     UpstreamRejected,
 )
+from souverain.gateway.marking import disclosure, marked
 from souverain.gateway.metrics import Metrics
 from souverain.gateway.router import Backend, Router
 from souverain.governance.audit.events import ContentHasher, ModelCall, actor
@@ -40,8 +41,9 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Answer:
-    completion: Completion
+    completion: Completion  # a chat completion's body carries the `souverain` marking block
     backend: Backend
+    record: int  # the seq of its audit record
 
 
 @dataclass(frozen=True)
@@ -206,10 +208,19 @@ class Gateway:
         self.metrics.requests.labels(*labels, endpoint, "ok").inc()
         await self._count(principal, labels, completion.usage)
         output = self.hasher(completion.body)
-        await self.audit.record(
+        record = await self.audit.record(
             self._answered(principal, payload, level, capability, backend, completion.usage, started, output)
         )
-        return Answer(completion, backend)
+        if capability is Capability.CHAT:
+            block = self._disclosure(principal, model, backend, record)
+            completion = replace(completion, body=marked(completion.body, block))
+        return Answer(completion, backend, record)
+
+    def _disclosure(
+        self, principal: Principal, model: str, backend: Backend, record: int | None = None
+    ) -> dict[str, Any]:
+        case = principal.use_case.name if principal.use_case else None
+        return disclosure(model, backend.name, backend.jurisdiction, case, record)
 
     async def embed_texts(
         self, tenant: TenantConfig, model: str, texts: list[str], level: str, input_type: str
@@ -275,6 +286,7 @@ class Gateway:
         recorded = False
         output = self.hasher.incremental()
         pending = b""  # events that arrived together leave together
+        block: dict[str, Any] | None = self._disclosure(principal, str(payload["model"]), backend)
 
         def record(status: str) -> ModelCall:  # of the stream as it stands
             hashed = output.hexdigest()
@@ -288,7 +300,10 @@ class Gateway:
                 usage = chunk.usage or usage
                 output.update(chunk.data)
                 if wants_usage or not chunk.usage_only:
-                    pending += b"data: " + chunk.data + b"\n\n"
+                    data = chunk.data
+                    if block is not None:  # the first event sent carries the marking
+                        data, block = marked(data, block), None
+                    pending += b"data: " + data + b"\n\n"
                 if pending and not chunk.more_ready:
                     yield pending
                     pending = b""

@@ -54,7 +54,10 @@ def ask(gateway: RunningGateway, headers: dict[str, str], question: str) -> dict
         timeout=60,
     )
     assert response.status_code == 200, response.text
+    # Marked as AI-generated like every output: a program chose the quoted sentences.
+    assert (response.headers["x-ai-generated"], response.headers["x-ai-model"]) == ("true", "extractive")
     body: dict[str, Any] = response.json()
+    assert body["souverain"]["ai_generated"] is True and body["souverain"]["model"] == "extractive"
     return body
 
 

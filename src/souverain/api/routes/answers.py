@@ -5,22 +5,30 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from souverain.api.deps import ServicesDep
 from souverain.api.routes.knowledge import Writer
 from souverain.api.schemas import AnswerRequest, AnswerResponse, CitationOut, SentenceOut, error_responses
+from souverain.gateway import marking
+
+EXTRACTIVE = "extractive"  # the model named for answers quoted from the sources, with no generative model
 
 router = APIRouter(prefix="/v1", tags=["Knowledge"], responses=error_responses(400, 401, 403, 404, 503))
 
 
 @router.post("/answers", response_model=AnswerResponse)
 async def answer(
-    body: AnswerRequest, request: Request, caller: Writer, services: ServicesDep
+    body: AnswerRequest, request: Request, response: Response, caller: Writer, services: ServicesDep
 ) -> AnswerResponse:
-    """Answer from the named collections: each sentence cites its passage, or the answer abstains."""
+    """Answer from the named collections: each sentence cites its passage, or the answer abstains. Marked
+    as AI-generated like every output, extractive ones included: a program chose the sentences."""
     level = services.gateway.classify(caller, request.headers.get("x-classification"))
     result = await services.answerer.answer(caller, level, body.question, body.collections, body.model)
+    model = result.model or EXTRACTIVE
+    site = services.deployment.site
+    response.headers.update(marking.headers(model))
+    case = caller.use_case.name if caller.use_case else None
     return AnswerResponse(
         id=result.id,
         answer=result.answer,
@@ -34,6 +42,9 @@ async def answer(
         model=result.model,
         backend=result.backend,
         jurisdiction=result.jurisdiction,
+        souverain=marking.disclosure(
+            model, result.backend or site.name, result.jurisdiction or site.jurisdiction, case
+        ),
     )
 
 

@@ -19,6 +19,7 @@ from souverain.api.errors import validation_error
 from souverain.api.schemas import ChatCompletionRequest, EmbeddingsRequest, Model, ModelList, error_responses
 from souverain.engines.base import Capability
 from souverain.errors import InvalidRequest
+from souverain.gateway import marking
 from souverain.gateway.router import Backend
 from souverain.knowledge.grounding import ground
 
@@ -63,6 +64,10 @@ def _routing_headers(backend: Backend) -> dict[str, str]:
     return {"X-Souverain-Backend": backend.name, "X-Souverain-Jurisdiction": backend.jurisdiction}
 
 
+def _generated_headers(backend: Backend, model: str) -> dict[str, str]:
+    return _routing_headers(backend) | marking.headers(model)
+
+
 @router.get("/models", response_model=ModelList, responses=_ERRORS)
 async def list_models(principal: CurrentPrincipal, services: ServicesDep) -> ModelList:
     """The models this key's tenant may use and that a backend within its residency serves."""
@@ -94,13 +99,14 @@ async def chat_completions(request: Request, principal: CurrentPrincipal, servic
         return StreamingResponse(
             events,
             media_type="text/event-stream",
-            headers={**_STREAM_HEADERS, **_routing_headers(stream.backend)},
+            headers={**_STREAM_HEADERS, **_generated_headers(stream.backend, payload["model"])},
         )
     answer = await gateway.chat(principal, payload, level)
     body = answer.completion.body
     if citations is not None:
         body = orjson.dumps(orjson.loads(body) | {"citations": citations})
-    return Response(body, media_type="application/json", headers=_routing_headers(answer.backend))
+    headers = _generated_headers(answer.backend, payload["model"])
+    return Response(body, media_type="application/json", headers=headers)
 
 
 async def _cited(citations: list[dict[str, Any]], events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -20,6 +20,7 @@ from souverain.api.middleware import GatewayMiddleware
 from souverain.api.routes import admin, answers, ops
 from souverain.api.routes import knowledge as knowledge_routes
 from souverain.api.routes import openai as openai_routes
+from souverain.api.routes import usage as usage_routes
 from souverain.config import (
     EMBEDDED_EMBEDDING_MODEL,
     BackendConfig,
@@ -191,6 +192,7 @@ def create_app(settings: Settings, deployment: Deployment | None = None) -> Fast
     app.include_router(knowledge_routes.router)
     app.include_router(answers.router)
     app.include_router(admin.router)
+    app.include_router(usage_routes.router)
     app.include_router(ops.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -18,6 +18,7 @@ from souverain import __version__, logs
 from souverain.app import DEMO_TENANT, build_services, create_app, running
 from souverain.cli_audit import audit_app
 from souverain.cli_support import ConfigOption, deployment_of, err, opened_store, out, run, settings_for
+from souverain.cli_usage import usage_app
 from souverain.cli_usecases import usecases_app
 from souverain.config import Deployment, Limits, Settings
 from souverain.docs import render_configuration
@@ -35,6 +36,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(config_app, name="config")
 app.add_typer(audit_app, name="audit")
 app.add_typer(usecases_app, name="usecases")
+app.add_typer(usage_app, name="usage")
 
 
 async def _with_keys(settings: Settings, deployment: Deployment, action: Any) -> Any:

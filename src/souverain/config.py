@@ -6,6 +6,7 @@ jurisdiction where each processes data, and its tenants, with where their data m
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -219,6 +220,26 @@ class KnowledgeConfig(_Strict):
     chunk_chars: int = Field(1200, ge=200, le=20_000, description="Target size of a chunk, in characters.")
 
 
+class EnergyConfig(_Strict):
+    """Factors that turn a model's tokens into an estimate of the energy its servers used."""
+
+    wh_per_1k_tokens: dict[str, float] = Field(
+        default_factory=dict,
+        description="Estimated watt-hours per 1,000 tokens (prompt + completion) of each model, e.g. "
+        "`{mistral-small: 0.3}`: measured on the site's own servers, or taken from their vendor.",
+    )
+    default_wh_per_1k_tokens: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="The factor of models not listed. Default: none, their energy is reported as unknown.",
+    )
+
+    def factor(self, model: str) -> float | None:
+        """Watt-hours per 1,000 tokens of the model; None when the deployment gives none."""
+        return self.wh_per_1k_tokens.get(model, self.default_wh_per_1k_tokens)
+
+
 class Deployment(_Strict):
     site: SiteConfig = Field(description="This deployment: its name and the country where it runs.")
     classification_levels: list[str] = Field(
@@ -232,6 +253,10 @@ class Deployment(_Strict):
     )
     knowledge: KnowledgeConfig = Field(
         default_factory=KnowledgeConfig, description="Documents: embeddings, answers, limits."
+    )
+    energy: EnergyConfig = Field(
+        default_factory=EnergyConfig,
+        description="Energy per token of each model, for the estimates of usage reports.",
     )
 
     def rank(self, level: str) -> int:
@@ -303,6 +328,7 @@ def check_deployment(deployment: Deployment, kinds: Mapping[str, KindInfo]) -> l
         problems += _check_backend(f"backends[{index}]", backend, deployment, kinds)
     for index, tenant in enumerate(deployment.tenants):
         problems += _check_tenant(f"tenants[{index}]", tenant, deployment)
+    problems += _check_energy(deployment)
     return problems + _check_knowledge(deployment)
 
 
@@ -318,6 +344,23 @@ def _check_knowledge(deployment: Deployment) -> list[Problem]:
         problems.append(
             Problem("knowledge.answer_model", f"no backend serves model {knowledge.answer_model!r}")
         )
+    return problems
+
+
+def _check_energy(deployment: Deployment) -> list[Problem]:
+    # The factors' bounds are checked here rather than in the schema, whose reference would then show
+    # an annotated type. A factor must name a model the site serves: a misspelt name would otherwise
+    # leave that model's energy unknown without anyone noticing.
+    served = {model for backend in deployment.backends for model in backend.models}
+    problems = []
+    for model, factor in deployment.energy.wh_per_1k_tokens.items():
+        path = f"energy.wh_per_1k_tokens.{model}"
+        if not math.isfinite(factor) or factor < 0:
+            problems.append(
+                Problem(path, f"expected watt-hours per 1,000 tokens, zero or more, got {factor}")
+            )
+        if model not in served | {EMBEDDED_EMBEDDING_MODEL}:
+            problems.append(Problem(path, f"no backend serves model {model!r}"))
     return problems
 
 

@@ -15,6 +15,7 @@ from souverain.config import (
     DEFAULT_LEVELS,
     BackendConfig,
     Deployment,
+    EnergyConfig,
     KnowledgeConfig,
     Limits,
     Settings,
@@ -52,6 +53,8 @@ tenants:
   - name: eu-research
     residency: [EU]             # any EU member state: may fail over from LU to FR
     models: [mistral-small, mistral-7b]
+energy:                         # Wh per 1,000 tokens, measured on your servers (docs/usage.md)
+  wh_per_1k_tokens: {mistral-small: 0.3, mistral-7b: 0.15}
 """
 
 
@@ -145,6 +148,7 @@ def render_configuration() -> str:
         ("`tenants[]`", TenantConfig),
         ("`tenants[].limits`", Limits),
         ("`knowledge`", KnowledgeConfig),
+        ("`energy`", EnergyConfig),
     ):
         sections += [f"### {title}", "", *_schema_table(model), ""]
     return "\n".join(sections)

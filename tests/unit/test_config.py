@@ -242,6 +242,30 @@ MISTAKES = [
         id="limit-below-one",
     ),
     pytest.param(
+        lambda raw: raw.update(energy={"wh_per_1k_tokens": {"mistral-smal": 0.3}}),
+        "energy.wh_per_1k_tokens.mistral-smal",
+        ["no backend serves model 'mistral-smal'"],
+        id="energy-factor-of-a-model-not-served",
+    ),
+    pytest.param(
+        lambda raw: raw.update(energy={"wh_per_1k_tokens": {"mistral-small": -0.3}}),
+        "energy.wh_per_1k_tokens.mistral-small",
+        ["zero or more", "-0.3"],
+        id="negative-energy-factor",
+    ),
+    pytest.param(
+        lambda raw: raw.update(energy={"wh_per_1k_tokens": {"mistral-small": float("inf")}}),
+        "energy.wh_per_1k_tokens.mistral-small",
+        ["zero or more", "inf"],
+        id="infinite-energy-factor",
+    ),
+    pytest.param(
+        lambda raw: raw.update(energy={"default_wh_per_1k_tokens": -1}),
+        "energy.default_wh_per_1k_tokens",
+        ["greater than or equal to 0"],
+        id="negative-default-energy-factor",
+    ),
+    pytest.param(
         lambda raw: raw.pop("site"),
         "site",
         ["required"],
@@ -461,3 +485,19 @@ def test_an_eu_tenant_may_use_a_backend_in_france_but_not_in_switzerland() -> No
     for outside in ("CH", "US"):
         line = problem_line(refused(only_in(outside)), "tenants[0].models[0]")
         assert f"served only in {outside}" in line
+
+
+# --- energy ------------------------------------------------------------------------------------------
+
+
+def test_a_model_has_its_own_energy_factor_else_the_default_else_none() -> None:
+    factors: Raw = {"wh_per_1k_tokens": {"e5-small": 0.01}}
+    listed_only = parse(changed(lambda raw: raw.update(energy=factors))).energy
+    defaulted = parse(
+        changed(lambda raw: raw.update(energy={**factors, "default_wh_per_1k_tokens": 0.4}))
+    ).energy
+
+    assert listed_only.factor("e5-small") == 0.01
+    assert listed_only.factor("mistral-small") is None  # unknown, never guessed
+    assert defaulted.factor("e5-small") == 0.01
+    assert defaulted.factor("mistral-small") == 0.4

@@ -10,7 +10,15 @@ import typer.main
 from pydantic import BaseModel
 
 from souverain.cli import app
-from souverain.config import BackendConfig, Deployment, Limits, Settings, SiteConfig, TenantConfig
+from souverain.config import (
+    BackendConfig,
+    Deployment,
+    EnergyConfig,
+    Limits,
+    Settings,
+    SiteConfig,
+    TenantConfig,
+)
 from souverain.docs import render_configuration
 
 REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
@@ -21,6 +29,7 @@ SCHEMA_SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("### `backends[]`", BackendConfig),
     ("### `tenants[]`", TenantConfig),
     ("### `tenants[].limits`", Limits),
+    ("### `energy`", EnergyConfig),
 ]
 
 

@@ -64,6 +64,13 @@ async def admin(caller: Annotated[Principal, Depends(principal)]) -> Principal:
     return caller
 
 
+async def admin_or_auditor(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    if caller.role not in (Role.ADMIN, Role.AUDITOR):
+        raise PermissionDenied("this route needs a key with the admin or auditor role")
+    return caller
+
+
 CurrentPrincipal = Annotated[Principal, Depends(principal)]
 CurrentAdmin = Annotated[Principal, Depends(admin)]
+CurrentAdminOrAuditor = Annotated[Principal, Depends(admin_or_auditor)]
 ServicesDep = Annotated[Services, Depends(services)]

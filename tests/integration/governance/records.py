@@ -1,8 +1,10 @@
-"""Records for the audit tests: model calls that differ by their token counts."""
+"""Records for the audit tests: model calls that differ by their token counts, or made at set moments."""
 
 from __future__ import annotations
 
-from souverain.governance.audit.events import ModelCall
+from datetime import UTC, datetime
+
+from souverain.governance.audit.events import Event, ModelCall
 from souverain.governance.audit.log import AuditLog
 from souverain.store.database import Database
 
@@ -26,3 +28,42 @@ async def append(database: Database, count: int) -> None:
     for number in range(count):
         await log.record(model_call(number))
     await log.close()
+
+
+async def append_at(database: Database, events: list[tuple[datetime, Event]]) -> None:
+    """Each event recorded at its moment, in order, through a log started and closed here."""
+    moments = iter([moment for moment, _ in events])
+    log = AuditLog(database, "lu-gov-1", clock=lambda: next(moments))  # read once per record, in order
+    await log.start()
+    for _, event in events:
+        await log.record(event)
+    await log.close()
+
+
+def at(text: str) -> datetime:
+    """A moment in UTC, written as in ISO 8601."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def usage_call(
+    tenant: str = "lu-health",
+    use_case: str | None = "citizen-faq",
+    model: str = "mistral-small",
+    tokens: tuple[int, int] = (0, 0),
+    latency_ms: float = 0.0,
+    status: str = "ok",
+) -> ModelCall:
+    """A model call as usage reports count it: by tenant, use case and model, with tokens and latency."""
+    return ModelCall(
+        tenant=tenant,
+        principal="k1",
+        role="member",
+        use_case=use_case,
+        status=status,
+        endpoint="chat",
+        model=model,
+        classification="PUBLIC",
+        prompt_tokens=tokens[0],
+        completion_tokens=tokens[1],
+        latency_ms=latency_ms,
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -35,12 +35,19 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 512  # records per transaction; more wait for the next one
 
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 class AuditLog:
-    def __init__(self, database: Database, site: str, enabled: bool = True) -> None:
+    def __init__(self, database: Database, site: str, enabled: bool = True, clock: Clock = utc_now) -> None:
         self.database = database
         self.site = site
         self.enabled = enabled  # off only to measure what auditing costs (the `audit` setting)
+        self.clock = clock  # when each record is made; tests place records on the days they need
         self._pending: list[tuple[Event, asyncio.Future[int]]] = []
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -106,12 +113,13 @@ class AuditLog:
         """One transaction for the batch; returns the first record's `seq`."""
         if self._sqlite is not None:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._sqlite.thread, self._sqlite.write, self.site, events)
+            write = self._sqlite.write
+            return await loop.run_in_executor(self._sqlite.thread, write, self.site, events, self.clock)
         async with self.database.session() as session, session.begin():
             # Locking the head first makes concurrent appends, from any process, take turns.
             head = select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1).with_for_update()
             seq, prev = (await session.execute(head)).one()
-            rows, last = sealed(self.site, seq, prev, events)
+            rows, last = sealed(self.site, seq, prev, events, self.clock)
             # Core's executemany, not the ORM's bulk insert, which costs several times the CPU per row.
             await session.execute(insert(AuditRecordRow.__table__), rows)  # type: ignore[arg-type]
             await session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(**last))
@@ -119,13 +127,13 @@ class AuditLog:
 
 
 def sealed(
-    site: str, seq: int, prev: str, events: list[Event]
+    site: str, seq: int, prev: str, events: list[Event], clock: Clock
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The rows of the events chained after record `seq` (whose hash is `prev`), and the new head."""
     rows = []
     for event in events:
         seq += 1
-        moment = datetime.now(UTC)
+        moment = clock().astimezone(UTC)
         body = canonical({"seq": seq, "prev": prev, "at": timestamp(moment), "site": site} | event.fields())
         record_hash = digest(body)
         rows.append(
@@ -164,14 +172,14 @@ class _SqliteWriter:
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sqlite")
         self._connection: sqlite3.Connection | None = None
 
-    def write(self, site: str, events: list[Event]) -> int:
+    def write(self, site: str, events: list[Event], clock: Clock) -> int:
         connection = self._connection or self._connect()
         # IMMEDIATE takes the write lock at once: writers of other processes wait here (busy_timeout).
         connection.execute("BEGIN IMMEDIATE")
         try:
             head = connection.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
             seq, prev = int(head[0]), str(head[1])
-            rows, last = sealed(site, seq, prev, events)
+            rows, last = sealed(site, seq, prev, events, clock)
             for row in rows:  # stored as SQLAlchemy stores a DateTime on SQLite
                 row["at"] = row["at"].strftime("%Y-%m-%d %H:%M:%S.%f")
             connection.executemany(self._INSERT, rows)

@@ -231,7 +231,10 @@ async def stored_records(
 async def verify_store(database: Database) -> tuple[int, Finding | None]:
     """Check the whole chain in the store: how many records are intact, and the first wrong one.
 
-    The head row catches what the chain alone cannot: records cut from its end."""
+    The head row catches what the chain alone cannot: records cut from its end. It is read after the
+    records, and records appended meanwhile (a serving site keeps appending) are read up to it: each
+    append moves the head in the transaction that inserts the records, so a head behind the last record
+    read, or records short of it, were tampered with, never raced."""
     check = ChainCheck()
     async for record in stored_records(database):
         if check.feed(record) is not None:
@@ -240,6 +243,10 @@ async def verify_store(database: Database) -> tuple[int, Finding | None]:
         head_seq, head_hash = (
             await session.execute(select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1))
         ).one()
+    if head_seq >= check.expected:
+        async for record in stored_records(database, check.expected, head_seq):
+            if check.feed(record) is not None:
+                return check.checked, check.finding
     last = check.expected - 1
     if head_seq > last:
         return check.checked, Finding(last + 1, f"is missing: the log ends at {last}, its head at {head_seq}")

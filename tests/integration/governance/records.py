@@ -1,8 +1,10 @@
-"""Records for the audit tests: model calls that differ by their token counts."""
+"""Records for the audit tests: model calls that differ by their token counts, or any events."""
 
 from __future__ import annotations
 
-from souverain.governance.audit.events import ModelCall
+from collections.abc import Iterable
+
+from souverain.governance.audit.events import Event, ModelCall
 from souverain.governance.audit.log import AuditLog
 from souverain.store.database import Database
 
@@ -21,8 +23,13 @@ def model_call(number: int) -> ModelCall:
 
 async def append(database: Database, count: int) -> None:
     """`count` records, numbered by their prompt tokens from 0, through a log started and closed here."""
-    log = AuditLog(database, "lu-gov-1")
+    await append_events(database, [model_call(number) for number in range(count)])
+
+
+async def append_events(database: Database, events: Iterable[Event], site: str = "lu-gov-1") -> None:
+    """The events' records, in order, through a log of its own (beside a server's, if one runs)."""
+    log = AuditLog(database, site)
     await log.start()
-    for number in range(count):
-        await log.record(model_call(number))
+    for event in events:
+        await log.record(event)
     await log.close()

@@ -62,6 +62,14 @@ async def admin(caller: Annotated[Principal, Depends(principal)]) -> Principal:
     return caller
 
 
+async def auditor(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    # Not admins too: who keeps the keys should not also be who reads the record of their use.
+    if caller.role is not Role.AUDITOR:
+        raise PermissionDenied("this route needs a key with the auditor role")
+    return caller
+
+
 CurrentPrincipal = Annotated[Principal, Depends(principal)]
 CurrentAdmin = Annotated[Principal, Depends(admin)]
+CurrentAuditor = Annotated[Principal, Depends(auditor)]
 ServicesDep = Annotated[Services, Depends(services)]

@@ -195,6 +195,21 @@ class _SqliteWriter:
         self.thread.shutdown(wait=True)
 
 
+def stored(row: AuditRecordRow) -> Stored:
+    return Stored(
+        row.seq,
+        row.at,
+        row.kind,
+        row.tenant,
+        row.principal,
+        row.use_case,
+        row.status,
+        row.body,
+        row.prev_hash,
+        row.hash,
+    )
+
+
 async def stored_records(
     database: Database, first: int = 1, last: int | None = None, page: int = 2000
 ) -> AsyncIterator[Stored]:
@@ -206,21 +221,7 @@ async def stored_records(
             query = query.where(AuditRecordRow.seq <= last)
         async with database.session() as session:
             rows = (await session.execute(query.order_by(AuditRecordRow.seq).limit(page))).scalars()
-            batch = [
-                Stored(
-                    row.seq,
-                    row.at,
-                    row.kind,
-                    row.tenant,
-                    row.principal,
-                    row.use_case,
-                    row.status,
-                    row.body,
-                    row.prev_hash,
-                    row.hash,
-                )
-                for row in rows
-            ]
+            batch = [stored(row) for row in rows]
         for record in batch:
             yield record
         if len(batch) < page:

@@ -18,6 +18,7 @@ from souverain.api import errors as api_errors
 from souverain.api.deps import Services
 from souverain.api.middleware import GatewayMiddleware
 from souverain.api.routes import admin, answers, ops
+from souverain.api.routes import audit as audit_routes
 from souverain.api.routes import knowledge as knowledge_routes
 from souverain.api.routes import openai as openai_routes
 from souverain.api.routes import usage as usage_routes
@@ -193,6 +194,7 @@ def create_app(settings: Settings, deployment: Deployment | None = None) -> Fast
     app.include_router(answers.router)
     app.include_router(admin.router)
     app.include_router(usage_routes.router)
+    app.include_router(audit_routes.router)
     app.include_router(ops.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

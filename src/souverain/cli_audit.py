@@ -76,8 +76,13 @@ def _verify_file(file: Path, public_key: Path | None) -> None:
         err.print(f"[red]NOT VERIFIED[/red] {verdict.problem}; {verdict.records} records checked before it")
         raise typer.Exit(1)
     signer = "the pinned key" if verdict.pinned else "the key it carries (pin it with --public-key)"
+    shown = ""
+    if verdict.tenant is not None:
+        whole = verdict.records - verdict.stubs
+        shown = f" ({whole} of tenant {verdict.tenant} in full, {verdict.stubs} of others by their hash)"
     out.print(
-        f"intact: {verdict.records} records of site {verdict.site}, signed by {signer} {verdict.fingerprint}"
+        f"intact: {verdict.records} records of site {verdict.site}{shown}, "
+        f"signed by {signer} {verdict.fingerprint}"
     )
 
 

@@ -70,7 +70,15 @@ async def admin_or_auditor(caller: Annotated[Principal, Depends(principal)]) -> 
     return caller
 
 
+async def auditor(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    # Not admins too: who keeps the keys should not also be who reads the record of their use.
+    if caller.role is not Role.AUDITOR:
+        raise PermissionDenied("this route needs a key with the auditor role")
+    return caller
+
+
 CurrentPrincipal = Annotated[Principal, Depends(principal)]
 CurrentAdmin = Annotated[Principal, Depends(admin)]
 CurrentAdminOrAuditor = Annotated[Principal, Depends(admin_or_auditor)]
+CurrentAuditor = Annotated[Principal, Depends(auditor)]
 ServicesDep = Annotated[Services, Depends(services)]

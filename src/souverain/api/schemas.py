@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from souverain.config import Limits, UseCaseConfig
+from souverain.governance.audit.search import LAST_SEQ, MAX_PAGE
 from souverain.tenancy.keys import MAX_EXPIRY_DAYS
 
 
@@ -286,3 +287,67 @@ class AnswerResponse(BaseModel):
         description="The marking as AI-generated: `ai_generated`, the model (`extractive` for quoted "
         "sentences), backend, jurisdiction, use case."
     )
+
+
+# --- the audit API ----------------------------------------------------------------------------------
+
+
+class AuditPeriodQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: datetime | None = Field(
+        None, alias="from", description="First moment included, ISO 8601 (UTC when it has no offset)."
+    )
+    end: datetime | None = Field(None, alias="to", description="First moment excluded, ISO 8601.")
+
+
+class AuditRecordQuery(AuditPeriodQuery):
+    tenant: str | None = Field(None, min_length=1, max_length=63, description="The key's own tenant only.")
+    principal: str | None = Field(None, min_length=1, max_length=64, description="An API key's id.")
+    use_case: str | None = Field(None, min_length=1, max_length=100)
+    kind: str | None = Field(None, min_length=1, max_length=40, description="e.g. model_call, audit_access.")
+    status: str | None = Field(None, min_length=1, max_length=64, description="ok, or an error's code.")
+    decision: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="A policy decision (`refused:residency_violation`), or every one of a kind (`route:`).",
+    )
+    after: int = Field(0, ge=0, le=LAST_SEQ, description="The cursor: the `next_after` of the page before.")
+    limit: int = Field(100, ge=1, le=MAX_PAGE)
+
+
+class AuditRecord(BaseModel):
+    seq: int
+    at: datetime
+    kind: str
+    tenant: str
+    principal: str
+    use_case: str | None
+    status: str
+    prev_hash: str
+    hash: str
+    body: dict[str, Any] | None = Field(
+        description="The event as hashed: who, what, how it went, the policy decisions. Null when the "
+        "stored content is not a JSON object (it was changed: see `/audit/verify`)."
+    )
+
+
+class AuditRecordList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[AuditRecord]
+    next_after: int | None = Field(description="`after` for the next page; null on the last page.")
+
+
+class AuditVerdict(BaseModel):
+    intact: bool
+    records: int = Field(description="Records of the site's chain found intact, in order from the first.")
+    first_bad_seq: int | None = Field(None, description="The first record found changed, missing or moved.")
+    problem: str | None = Field(None, description="What is wrong with it (never what it holds).")
+
+
+class AuditPublicKey(BaseModel):
+    site: str
+    algorithm: Literal["Ed25519"] = "Ed25519"
+    pem: str = Field(description="For `souverain audit verify --file EXPORT --public-key FILE`.")
+    fingerprint: str

@@ -1,7 +1,9 @@
-"""Records for the audit tests: model calls that differ by their token counts, or made at set moments."""
+"""Records for the audit tests: model calls that differ by their token counts, any events, or events
+made at set moments."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from souverain.governance.audit.events import Event, ModelCall
@@ -23,10 +25,15 @@ def model_call(number: int) -> ModelCall:
 
 async def append(database: Database, count: int) -> None:
     """`count` records, numbered by their prompt tokens from 0, through a log started and closed here."""
-    log = AuditLog(database, "lu-gov-1")
+    await append_events(database, [model_call(number) for number in range(count)])
+
+
+async def append_events(database: Database, events: Iterable[Event], site: str = "lu-gov-1") -> None:
+    """The events' records, in order, through a log of its own (beside a server's, if one runs)."""
+    log = AuditLog(database, site)
     await log.start()
-    for number in range(count):
-        await log.record(model_call(number))
+    for event in events:
+        await log.record(event)
     await log.close()
 
 

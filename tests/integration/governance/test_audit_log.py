@@ -84,6 +84,31 @@ async def test_records_cut_from_the_end_are_found(database: Database, audit: Aud
     assert checked == 4 and finding is not None and finding.seq == 5 and "missing" in finding.reason
 
 
+async def test_verifying_while_records_are_appended_finds_nothing_wrong(
+    database: Database, audit: AuditLog
+) -> None:
+    """A serving site appends all the time: records added between the reading of the chain and of its
+    head are not records cut from its end."""
+    appending = True
+
+    async def keep_appending() -> int:
+        number = 0
+        while appending:
+            await asyncio.gather(*(audit.record(call(number + offset)) for offset in range(4)))
+            number += 4
+        return number
+
+    appender = asyncio.create_task(keep_appending())
+    try:
+        for _ in range(15):
+            _, finding = await verify_store(database)
+            assert finding is None, str(finding)
+    finally:
+        appending = False
+        appended = await appender
+    assert await verify_store(database) == (appended, None)
+
+
 # --- tampering --------------------------------------------------------------------------------------
 
 

@@ -32,6 +32,16 @@ def timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def utc(moment: datetime) -> datetime:
+    """The moment in UTC, a naive one read as UTC: SQLite stores `at` without its offset, so a bound given
+    with another offset must be converted before it is compared. OverflowError at the ends of time."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def is_digest(text: object) -> bool:
+    return isinstance(text, str) and len(text) == 64 and all(char in "0123456789abcdef" for char in text)
+
+
 @dataclass(frozen=True)
 class Stored:
     """A record as stored or exported."""
@@ -58,27 +68,53 @@ class Finding:
 
 
 class ChainCheck:
-    """Checks records fed in order of `seq`; stops at the first wrong one."""
+    """Checks records fed in order of `seq`; stops at the first wrong one.
+
+    `hashes` digests the hashes of the records that passed, in order: a tenant's export signs it, since
+    there the other tenants' records come without the content that would link them (see export.py)."""
 
     def __init__(self, first_seq: int = 1, prev: str = GENESIS) -> None:
         self.expected = first_seq
         self.prev = prev
         self.checked = 0
         self.finding: Finding | None = None
+        self.hashes = hashlib.sha256()
 
     def feed(self, record: Stored) -> Finding | None:
         if self.finding is None:
-            self.finding = self._check(record)
-            if self.finding is None:
-                self.expected, self.prev, self.checked = record.seq + 1, record.hash, self.checked + 1
+            self._settle(record.seq, record.hash, self._check(record))
         return self.finding
+
+    def feed_stub(self, seq: int, prev_hash: str, record_hash: str) -> Finding | None:
+        """A record known by its place and hash only: its content cannot be checked, only that it follows
+        the record before it; whatever vouches for its hash (a signature) must cover `hashes`."""
+        if self.finding is None:
+            finding = self._place(seq)
+            if finding is None and not (is_digest(prev_hash) and is_digest(record_hash)):
+                finding = Finding(seq, "its hashes are not SHA-256 digests")
+            elif finding is None and prev_hash != self.prev:
+                finding = Finding(seq, "does not follow the record before it (one was changed or removed)")
+            self._settle(seq, record_hash, finding)
+        return self.finding
+
+    def _settle(self, seq: int, record_hash: str, finding: Finding | None) -> None:
+        self.finding = finding
+        if finding is None:
+            self.expected, self.prev, self.checked = seq + 1, record_hash, self.checked + 1
+            self.hashes.update(record_hash.encode())
+
+    def _place(self, seq: int) -> Finding | None:
+        if seq > self.expected:
+            return Finding(self.expected, f"is missing (the chain goes on at record {seq})")
+        if seq < self.expected:
+            return Finding(seq, "appears twice or out of order")
+        return None
 
     def _check(self, record: Stored) -> Finding | None:
         seq = self.expected
-        if record.seq > seq:
-            return Finding(seq, f"is missing (the chain goes on at record {record.seq})")
-        if record.seq < seq:
-            return Finding(record.seq, "appears twice or out of order")
+        misplaced = self._place(record.seq)
+        if misplaced is not None:
+            return misplaced
         try:
             body = orjson.loads(record.body)
         except orjson.JSONDecodeError:

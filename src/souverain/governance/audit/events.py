@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
@@ -74,6 +75,16 @@ class ModelCall(Event):
     input_hash: str | None = None
     output_hash: str | None = None
     decisions: tuple[str, ...] = ()  # e.g. "route:mistral-lu" or the refusal's code
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditAccess(Event):
+    """An auditor's read of the log through the API: what was asked, never what was found."""
+
+    kind: ClassVar[str] = "audit_access"
+
+    action: str  # "search", "export" or "verify"
+    query: Mapping[str, str | int]  # the filters given, as understood; a dict, which orjson writes
 
 
 class ContentHasher:

@@ -8,12 +8,20 @@
 The signature covers the checkpoint's canonical JSON, which names the hashes the period starts after and
 ends on; the records link those two hashes. So changing, removing, adding or reordering anything breaks
 either the chain or the signature, and a verifier needs only the file and the site's public key.
+
+One tenant's view (format /2, what the HTTP API gives a tenant's auditor): the chain is site-wide, so
+the other tenants' records stand in it as stubs, `{"type": "stub", "seq", "prev_hash", "hash"}`, without
+their content. A stub's hash cannot be recomputed, so the chain alone no longer binds the records around
+it; the checkpoint adds `tenant` and `hashes`, the SHA-256 of every record's hash in order, and signs
+them. The tenant's records are then checked in full, the others by their place and signed hash.
+
+An export cut short by a broken chain ends with `{"type": "error", "message"}` instead of a checkpoint.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -22,13 +30,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import func, select
 
 from souverain.errors import Conflict
-from souverain.governance.audit.chain import GENESIS, ChainCheck, Stored, canonical, timestamp
+from souverain.governance.audit.chain import (
+    GENESIS,
+    ChainCheck,
+    Stored,
+    canonical,
+    is_digest,
+    timestamp,
+    utc,
+)
 from souverain.governance.audit.log import stored_records
 from souverain.governance.audit.signing import fingerprint, load_public, public_text, sign, signature_holds
 from souverain.store.database import Database
 from souverain.store.models import AuditRecordRow
 
-FORMAT = "souverain-audit-export/1"
+FORMAT = "souverain-audit-export/1"  # every record of the site in full
+TENANT_FORMAT = "souverain-audit-export/2"  # one tenant's records in full, the others as stubs
 
 
 @dataclass(frozen=True)
@@ -46,26 +63,50 @@ async def export(
     start: datetime | None,
     end: datetime | None,
     out: TextIO,
+    tenant: str | None = None,
 ) -> Exported:
-    """Write the records made in [start, end) and a signed checkpoint. A chain found broken on the way is
-    not signed: the export stops with the record at fault."""
+    """Write the export (see `export_lines`) to `out`."""
+    line = ""
+    async for line in export_lines(database, key, site, start, end, tenant):
+        out.write(line)
+    checkpoint = orjson.loads(line)
+    count, first, last = checkpoint["count"], checkpoint["first_seq"], checkpoint["last_seq"]
+    return Exported(count, first, last, fingerprint(key.public_key()))
+
+
+async def export_lines(
+    database: Database,
+    key: Ed25519PrivateKey,
+    site: str,
+    start: datetime | None,
+    end: datetime | None,
+    tenant: str | None = None,
+) -> AsyncIterator[str]:
+    """The lines of the records made in [start, end) and of a signed checkpoint; with `tenant`, that
+    tenant's view. A chain found broken on the way is not signed: Conflict, naming the record at fault."""
     first, last, prev = await _period(database, start, end)
     public = public_text(key.public_key())
-    header = {"type": "header", "format": FORMAT, "site": site, "first_seq": first, "prev_hash": prev}
-    header |= {"from": _moment(start), "to": _moment(end), "public_key": public}
-    out.write(orjson.dumps(header).decode() + "\n")
+    form = FORMAT if tenant is None else TENANT_FORMAT
+    scope = {} if tenant is None else {"tenant": tenant}
+    yield _line(
+        {"type": "header", "format": form, "site": site, "first_seq": first, "prev_hash": prev, **scope}
+        | {"from": _moment(start), "to": _moment(end), "public_key": public}
+    )
     check = ChainCheck(first, prev)
     if last >= first:
         async for record in stored_records(database, first, last):
             if check.feed(record) is not None:
                 raise Conflict(f"the audit log is broken at {check.finding}: run `souverain audit verify`")
             line = {"type": "record", "seq": record.seq, "prev_hash": record.prev_hash, "hash": record.hash}
-            out.write(orjson.dumps(line | {"body": record.body}).decode() + "\n")
+            if tenant is None or record.tenant == tenant:
+                yield _line(line | {"body": record.body})
+            else:
+                yield _line(line | {"type": "stub"})
     if check.expected != last + 1:  # records vanished while being read
         raise Conflict(f"the audit log is broken at record {check.expected}: run `souverain audit verify`")
-    checkpoint = {
+    checkpoint: dict[str, Any] = {
         "type": "checkpoint",
-        "format": FORMAT,
+        "format": form,
         "site": site,
         "first_seq": first,
         "last_seq": last,
@@ -75,18 +116,27 @@ async def export(
         "signed_at": timestamp(datetime.now(UTC)),
         "public_key": public,
     }
-    signed = checkpoint | {"signature": sign(key, canonical(checkpoint))}
-    out.write(orjson.dumps(signed).decode() + "\n")
-    return Exported(check.checked, first, last, fingerprint(key.public_key()))
+    if tenant is not None:
+        checkpoint |= scope | {"hashes": check.hashes.hexdigest()}
+    yield _line(checkpoint | {"signature": sign(key, canonical(checkpoint))})
+
+
+def error_line(message: str) -> str:
+    """The last line of an export that stopped after it was started (its lines already sent)."""
+    return _line({"type": "error", "message": message})
+
+
+def _line(item: dict[str, Any]) -> str:
+    return orjson.dumps(item).decode() + "\n"
 
 
 async def _period(database: Database, start: datetime | None, end: datetime | None) -> tuple[int, int, str]:
     """The first and last `seq` made in [start, end) (last < first when none), and the hash before."""
     conditions = []
     if start is not None:
-        conditions.append(AuditRecordRow.at >= start)
+        conditions.append(AuditRecordRow.at >= utc(start))
     if end is not None:
-        conditions.append(AuditRecordRow.at < end)
+        conditions.append(AuditRecordRow.at < utc(end))
     async with database.session() as session:
         first, last = (
             await session.execute(
@@ -101,7 +151,7 @@ async def _period(database: Database, start: datetime | None, end: datetime | No
 
 
 def _moment(moment: datetime | None) -> str | None:
-    return None if moment is None else timestamp(moment.replace(tzinfo=moment.tzinfo or UTC))
+    return None if moment is None else timestamp(utc(moment))
 
 
 # --- verification -----------------------------------------------------------------------------------
@@ -114,41 +164,58 @@ class FileVerdict:
     site: str | None = None
     fingerprint: str | None = None
     pinned: bool = False
+    tenant: str | None = None  # a tenant's view: its records in full, `stubs` others by hash
+    stubs: int = 0
 
 
 def verify_lines(lines: Iterable[str], pinned: Ed25519PublicKey | None = None) -> FileVerdict:
     """Check an export without the database: its chain, its checkpoint and the checkpoint's signature,
     against `pinned` (the site's public key, obtained from the site) or else the key the file carries."""
     header: dict[str, Any] | None = None
-    check: ChainCheck | None = None
-    number = 0
+    check = ChainCheck()
+    number = stubs = 0
     for number, line in enumerate(lines, start=1):
         try:
             item = orjson.loads(line)
         except orjson.JSONDecodeError:
             ends = not line.endswith("\n")
             what = "the file ends mid-line (it was cut)" if ends else "the line is not valid JSON"
-            return FileVerdict(check.checked if check else 0, f"line {number}: {what}")
+            return FileVerdict(check.checked, f"line {number}: {what}")
         kind = item.get("type") if isinstance(item, dict) else None
         if header is None:
-            if kind != "header" or item.get("format") != FORMAT:
-                return FileVerdict(0, f"line {number}: not a souverain audit export ({FORMAT})")
-            header = item
-            check = ChainCheck(int(item["first_seq"]), str(item["prev_hash"]))
+            if kind != "header" or item.get("format") not in (FORMAT, TENANT_FORMAT):
+                return FileVerdict(0, f"line {number}: not a souverain audit export ({FORMAT} or /2)")
+            if not isinstance(item.get("first_seq"), int) or not is_digest(item.get("prev_hash")):
+                return FileVerdict(0, f"line {number}: the header has no valid first_seq and prev_hash")
+            header, check = item, ChainCheck(item["first_seq"], item["prev_hash"])
             continue
-        assert check is not None
+        site, tenant = header.get("site"), header.get("tenant")
         if kind == "record":
-            finding = check.feed(_stored(item))
+            record = _stored(item)
+            finding = check.feed(record)
             if finding is not None:
-                return FileVerdict(check.checked, str(finding), header.get("site"))
+                return FileVerdict(check.checked, str(finding), site)
+            if header["format"] == TENANT_FORMAT and record.tenant != tenant:
+                problem = f"record {record.seq}: shown in full, but of another tenant than {tenant}"
+                return FileVerdict(check.checked, problem, site)
+        elif kind == "stub" and header["format"] == TENANT_FORMAT:
+            if set(item) != {"type", "seq", "prev_hash", "hash"}:
+                return FileVerdict(check.checked, f"line {number}: a stub holds more than its place", site)
+            seq = item["seq"] if isinstance(item["seq"], int) else -1
+            finding = check.feed_stub(seq, item["prev_hash"], item["hash"])
+            if finding is not None:
+                return FileVerdict(check.checked, str(finding), site)
+            stubs += 1
         elif kind == "checkpoint":
-            return _signed(item, header, check, pinned)
+            return replace(_signed(item, header, check, pinned), tenant=tenant, stubs=stubs)
+        elif kind == "error":
+            problem = f"line {number}: the export stopped: {item.get('message')}"
+            return FileVerdict(check.checked, problem, site)
         else:
-            return FileVerdict(check.checked, f"line {number}: unexpected {kind!r}")
+            return FileVerdict(check.checked, f"line {number}: unexpected {kind!r}", site)
     if header is None:
         return FileVerdict(0, "the file is empty")
-    records = check.checked if check else 0
-    return FileVerdict(records, f"no signed checkpoint after line {number}: the file was cut")
+    return FileVerdict(check.checked, f"no signed checkpoint after line {number}: the file was cut")
 
 
 def _stored(item: dict[str, Any]) -> Stored:
@@ -194,6 +261,7 @@ def _signed(
             check.checked, "the checkpoint's signature does not hold", site, shown, pinned is not None
         )
     expected = {
+        "format": header.get("format"),
         "site": header.get("site"),
         "first_seq": header.get("first_seq"),
         "prev_hash": header.get("prev_hash"),
@@ -201,8 +269,13 @@ def _signed(
         "last_hash": check.prev,
         "count": check.checked,
     }
+    if header.get("format") == TENANT_FORMAT:
+        # Without it, a stub's hash would be vouched for by nothing (see the module's docstring).
+        expected |= {"tenant": header.get("tenant"), "hashes": check.hashes.hexdigest()}
     for field, value in expected.items():
         if checkpoint.get(field) != value:
             problem = f"the signed checkpoint's {field} does not match the records (records added or removed)"
+            if field == "hashes":
+                problem = "the records' hashes are not those the checkpoint signs (one was changed)"
             return FileVerdict(check.checked, problem, site, shown, pinned is not None)
     return FileVerdict(check.checked, None, site, shown, pinned is not None)

@@ -203,6 +203,21 @@ class _SqliteWriter:
         self.thread.shutdown(wait=True)
 
 
+def stored(row: AuditRecordRow) -> Stored:
+    return Stored(
+        row.seq,
+        row.at,
+        row.kind,
+        row.tenant,
+        row.principal,
+        row.use_case,
+        row.status,
+        row.body,
+        row.prev_hash,
+        row.hash,
+    )
+
+
 async def stored_records(
     database: Database, first: int = 1, last: int | None = None, page: int = 2000
 ) -> AsyncIterator[Stored]:
@@ -214,21 +229,7 @@ async def stored_records(
             query = query.where(AuditRecordRow.seq <= last)
         async with database.session() as session:
             rows = (await session.execute(query.order_by(AuditRecordRow.seq).limit(page))).scalars()
-            batch = [
-                Stored(
-                    row.seq,
-                    row.at,
-                    row.kind,
-                    row.tenant,
-                    row.principal,
-                    row.use_case,
-                    row.status,
-                    row.body,
-                    row.prev_hash,
-                    row.hash,
-                )
-                for row in rows
-            ]
+            batch = [stored(row) for row in rows]
         for record in batch:
             yield record
         if len(batch) < page:
@@ -239,7 +240,10 @@ async def stored_records(
 async def verify_store(database: Database) -> tuple[int, Finding | None]:
     """Check the whole chain in the store: how many records are intact, and the first wrong one.
 
-    The head row catches what the chain alone cannot: records cut from its end."""
+    The head row catches what the chain alone cannot: records cut from its end. It is read after the
+    records, and records appended meanwhile (a serving site keeps appending) are read up to it: each
+    append moves the head in the transaction that inserts the records, so a head behind the last record
+    read, or records short of it, were tampered with, never raced."""
     check = ChainCheck()
     async for record in stored_records(database):
         if check.feed(record) is not None:
@@ -248,6 +252,10 @@ async def verify_store(database: Database) -> tuple[int, Finding | None]:
         head_seq, head_hash = (
             await session.execute(select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1))
         ).one()
+    if head_seq >= check.expected:
+        async for record in stored_records(database, check.expected, head_seq):
+            if check.feed(record) is not None:
+                return check.checked, check.finding
     last = check.expected - 1
     if head_seq > last:
         return check.checked, Finding(last + 1, f"is missing: the log ends at {last}, its head at {head_seq}")

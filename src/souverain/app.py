@@ -21,6 +21,7 @@ from souverain.api.routes import admin, answers, ops
 from souverain.api.routes import audit as audit_routes
 from souverain.api.routes import knowledge as knowledge_routes
 from souverain.api.routes import openai as openai_routes
+from souverain.api.routes import reviews as reviews_routes
 from souverain.api.routes import usage as usage_routes
 from souverain.config import (
     EMBEDDED_EMBEDDING_MODEL,
@@ -40,6 +41,8 @@ from souverain.gateway.router import Router, build_backend
 from souverain.governance.audit.events import ContentHasher
 from souverain.governance.audit.keys import audit_key
 from souverain.governance.audit.log import AuditLog
+from souverain.governance.review.sealing import Sealer
+from souverain.governance.review.service import ReviewService
 from souverain.knowledge.answers import Answerer
 from souverain.knowledge.index.base import SearchIndex
 from souverain.knowledge.index.postgres import PostgresIndex
@@ -118,7 +121,12 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
         MemoryRateLimiter() if database.is_sqlite and settings.workers == 1 else StoreRateLimiter(database)
     )
     audit = AuditLog(database, deployment.site.name, enabled=settings.audit)
-    gateway = Gateway(deployment, router, limiter, metrics, audit, ContentHasher(audit_key(settings)))
+    site_key = audit_key(settings)
+    hasher = ContentHasher(site_key)
+    gateway = Gateway(deployment, router, limiter, metrics, audit, hasher)
+    reviews = ReviewService(
+        database, audit, hasher, Sealer(site_key), metrics.reviews_held, metrics.review_wait
+    )
     index: SearchIndex = SqliteIndex() if database.is_sqlite else PostgresIndex()
     knowledge = KnowledgeService(database, deployment, gateway, index)
     searcher = Searcher(knowledge)
@@ -128,6 +136,7 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
         database=database,
         keys=KeyService(database, deployment, settings.key_cache_seconds, audit),
         use_cases=UseCaseService(database, deployment, audit),
+        reviews=reviews,
         router=router,
         gateway=gateway,
         metrics=metrics,
@@ -150,6 +159,7 @@ async def running(services: Services) -> AsyncIterator[Services]:
     await services.audit.start()
     try:
         await services.use_cases.sync()
+        await services.reviews.erase_past_retention()
         for backend in services.router.backends:
             await backend.engine.start()
             started.append(backend)
@@ -195,6 +205,7 @@ def create_app(settings: Settings, deployment: Deployment | None = None) -> Fast
     app.include_router(admin.router)
     app.include_router(usage_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(reviews_routes.router)
     app.include_router(ops.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -120,6 +120,12 @@ class Conflict(SouverainError):
     default_code = "conflict"
 
 
+class Gone(SouverainError):
+    status = 410
+    type = "invalid_request_error"
+    default_code = "gone"
+
+
 class RateLimited(SouverainError):
     status = 429
     type = "rate_limit_error"

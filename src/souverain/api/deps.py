@@ -14,6 +14,7 @@ from souverain.gateway.metrics import Metrics
 from souverain.gateway.pipeline import Gateway
 from souverain.gateway.router import Router
 from souverain.governance.audit.log import AuditLog
+from souverain.governance.review.service import ReviewService
 from souverain.knowledge.answers import Answerer
 from souverain.knowledge.search import Searcher
 from souverain.knowledge.service import KnowledgeService
@@ -37,6 +38,7 @@ class Services:
     answerer: Answerer
     audit: AuditLog
     use_cases: UseCaseService
+    reviews: ReviewService
 
 
 async def services(request: Request) -> Services:
@@ -77,8 +79,15 @@ async def auditor(caller: Annotated[Principal, Depends(principal)]) -> Principal
     return caller
 
 
+async def reviewer(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    if caller.role is not Role.REVIEWER:
+        raise PermissionDenied("this route needs a key with the reviewer role")
+    return caller
+
+
 CurrentPrincipal = Annotated[Principal, Depends(principal)]
 CurrentAdmin = Annotated[Principal, Depends(admin)]
 CurrentAdminOrAuditor = Annotated[Principal, Depends(admin_or_auditor)]
 CurrentAuditor = Annotated[Principal, Depends(auditor)]
+CurrentReviewer = Annotated[Principal, Depends(reviewer)]
 ServicesDep = Annotated[Services, Depends(services)]

@@ -351,3 +351,42 @@ class AuditPublicKey(BaseModel):
     algorithm: Literal["Ed25519"] = "Ed25519"
     pem: str = Field(description="For `souverain audit verify --file EXPORT --public-key FILE`.")
     fingerprint: str
+
+
+# --- human review -----------------------------------------------------------------------------------
+
+
+class ReviewDecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "edit", "reject"]
+    reason: str | None = Field(
+        None, max_length=4000, description="Why; required to edit or reject. Shown to the caller."
+    )
+    content: str | None = Field(
+        None, max_length=200_000, description="For `edit`: the text released instead of the model's."
+    )
+
+
+class ReviewOut(BaseModel):
+    id: str
+    object: Literal["review"] = "review"
+    use_case: str
+    endpoint: str = Field(description="`chat` or `answers`: the shape of the output.")
+    model: str
+    status: Literal["pending", "approved", "edited", "rejected", "expired"]
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
+    reviewer: str | None = Field(description="The reviewer key's id.")
+    reason: str | None
+    waited_seconds: float = Field(description="From held to decided, or to now while pending.")
+    erased: bool = Field(description="True once the content was erased after the use case's retention.")
+    request: Any = Field(description="What was asked: the messages, or the question.")
+    output: Any = Field(description="The model's response, as it would have been sent.")
+    released: Any = Field(description="What the caller receives: the output, or the reviewer's edit.")
+
+
+class ReviewList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ReviewOut]

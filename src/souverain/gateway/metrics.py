@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# Human review waits minutes to days: from a minute to a week.
+_REVIEW_BUCKETS = (60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 72 * 3600, 7 * 24 * 3600)
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -44,5 +46,18 @@ class Metrics:
             "souverain_backend_circuit_open",
             "1 while a backend's circuit is open.",
             ["backend"],
+            registry=self.registry,
+        )
+        self.reviews_held = Counter(
+            "souverain_reviews_held",
+            "Outputs held for human review.",
+            ["tenant", "use_case"],
+            registry=self.registry,
+        )
+        self.review_wait = Histogram(
+            "souverain_review_wait_seconds",
+            "Time an output waited for its review: until approved, edited, rejected or expired.",
+            ["tenant", "use_case", "decision"],
+            buckets=_REVIEW_BUCKETS,
             registry=self.registry,
         )

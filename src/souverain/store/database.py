@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,8 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def aware(moment: datetime) -> datetime:
+    """A stored moment with its time zone: SQLite hands back naive datetimes, and all we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -188,3 +188,32 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class ReviewRow(Base):
+    """An output held for human review. Its content is sealed (AES-GCM under a key derived from the
+    site's audit key) and erased once the use case's retention has passed after the decision."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_waiting", "tenant", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(63))
+    use_case: Mapped[str] = mapped_column(String(100))
+    requester: Mapped[str] = mapped_column(String(64))  # the key that asked
+    endpoint: Mapped[str] = mapped_column(String(16))  # "chat" or "answers"
+    model: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16))  # pending, approved, edited, rejected, expired
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    reviewer: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    record: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # its model call's audit record
+    retention_days: Mapped[int] = mapped_column(Integer)
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    erase_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    request: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # sealed: what was asked
+    output: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # sealed: what the model said
+    released: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # sealed: what was released

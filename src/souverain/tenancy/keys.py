@@ -16,7 +16,7 @@ from souverain.config import Deployment, Limits, TenantConfig
 from souverain.errors import AuthenticationFailed, InvalidRequest, NotFound, PermissionDenied
 from souverain.governance.audit.events import Actor, AdminAction
 from souverain.governance.audit.log import AuditLog
-from souverain.store.database import Database
+from souverain.store.database import Database, aware
 from souverain.store.models import ApiKeyRow, UseCaseRow
 from souverain.store.repositories import KeyRepository
 from souverain.tenancy.limits.base import buckets
@@ -53,9 +53,9 @@ class KeyInfo:
             role=row.role,
             clearance=row.clearance,
             prefix=row.prefix,
-            created_at=_aware(row.created_at),
-            expires_at=_aware(row.expires_at) if row.expires_at else None,
-            revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
+            created_at=aware(row.created_at),
+            expires_at=aware(row.expires_at) if row.expires_at else None,
+            revoked_at=aware(row.revoked_at) if row.revoked_at else None,
             limits=Limits(
                 requests_per_minute=row.requests_per_minute,
                 requests_per_day=row.requests_per_day,
@@ -64,11 +64,6 @@ class KeyInfo:
             ),
             use_case=row.use_case,
         )
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def hash_key(secret: str) -> str:
@@ -230,7 +225,7 @@ class KeyService:
             return AuthenticationFailed("invalid API key"), self.cache_seconds
         lifetime = float("inf")
         if row.expires_at is not None:
-            lifetime = (_aware(row.expires_at) - datetime.now(UTC)).total_seconds()
+            lifetime = (aware(row.expires_at) - datetime.now(UTC)).total_seconds()
         tenant = self.deployment.tenant(row.tenant)
         if row.revoked_at is not None:
             refusal = AuthenticationFailed("this API key was revoked", code="revoked_api_key")

@@ -18,7 +18,7 @@ from souverain.config import Deployment, UseCaseConfig, use_case_problems
 from souverain.errors import ConfigError, Conflict, InvalidRequest, NotFound, Problem
 from souverain.governance.audit.events import Actor, AdminAction
 from souverain.governance.audit.log import AuditLog
-from souverain.store.database import Database
+from souverain.store.database import Database, aware
 from souverain.store.models import UseCaseRow
 
 Source = Literal["deployment", "api"]
@@ -44,14 +44,10 @@ class UseCase:
             tenant=row.tenant,
             spec=UseCaseConfig.model_validate_json(row.spec_json),
             source="api" if row.source == "api" else "deployment",
-            created_at=_aware(row.created_at),
-            updated_at=_aware(row.updated_at),
-            retired_at=_aware(row.retired_at) if row.retired_at else None,
+            created_at=aware(row.created_at),
+            updated_at=aware(row.updated_at),
+            retired_at=aware(row.retired_at) if row.retired_at else None,
         )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _details(spec: UseCaseConfig) -> tuple[str, ...]:

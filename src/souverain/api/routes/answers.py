@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from souverain.api.deps import ServicesDep
 from souverain.api.routes.knowledge import Writer
+from souverain.api.routes.reviews import held_response
 from souverain.api.schemas import AnswerRequest, AnswerResponse, CitationOut, SentenceOut, error_responses
 from souverain.gateway import marking
 
@@ -17,10 +18,14 @@ EXTRACTIVE = "extractive"  # the model named for answers quoted from the sources
 router = APIRouter(prefix="/v1", tags=["Knowledge"], responses=error_responses(400, 401, 403, 404, 503))
 
 
-@router.post("/answers", response_model=AnswerResponse)
+@router.post(
+    "/answers",
+    response_model=AnswerResponse,
+    responses={202: {"description": "Held for human review (the use case requires it): see `result_url`."}},
+)
 async def answer(
     body: AnswerRequest, request: Request, response: Response, caller: Writer, services: ServicesDep
-) -> AnswerResponse:
+) -> AnswerResponse | Response:
     """Answer from the named collections: each sentence cites its passage, or the answer abstains. Marked
     as AI-generated like every output, extractive ones included: a program chose the sentences."""
     level = services.gateway.classify(caller, request.headers.get("x-classification"))
@@ -29,7 +34,7 @@ async def answer(
     site = services.deployment.site
     response.headers.update(marking.headers(model))
     case = caller.use_case.name if caller.use_case else None
-    return AnswerResponse(
+    answered = AnswerResponse(
         id=result.id,
         answer=result.answer,
         citations=[CitationOut(**asdict(citation)) for citation in result.citations],
@@ -46,6 +51,11 @@ async def answer(
             model, result.backend or site.name, result.jurisdiction or site.jurisdiction, case
         ),
     )
+    if caller.use_case is not None and caller.use_case.spec.reviewed:
+        output = answered.model_dump_json().encode()
+        held = await services.reviews.hold(caller, "answers", model, body.question, output, None)
+        return held_response(held, model, answered.souverain, chat=False)
+    return answered
 
 
 @router.get("/answers/{answer_id}/explanation")

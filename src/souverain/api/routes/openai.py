@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from souverain.api.deps import CurrentPrincipal, ServicesDep
 from souverain.api.errors import validation_error
+from souverain.api.routes.reviews import held_response
 from souverain.api.schemas import ChatCompletionRequest, EmbeddingsRequest, Model, ModelList, error_responses
 from souverain.engines.base import Capability
 from souverain.errors import InvalidRequest
@@ -89,6 +90,15 @@ async def chat_completions(request: Request, principal: CurrentPrincipal, servic
     level = await gateway.classify_call(
         principal, payload, request.headers.get("x-classification"), Capability.CHAT
     )
+    case = principal.use_case
+    reviewed = case is not None and case.spec.reviewed
+    if case is not None and reviewed and payload.get("stream"):
+        raise InvalidRequest(
+            f"use case {case.name!r} holds every output for human review, so it cannot be streamed: send "
+            "`stream: false`, then fetch the released output from the review's `result_url`",
+            param="stream",
+            code="review_required",
+        )
     citations = None
     if "collections" in payload:
         grounded = await ground(services.searcher, principal, level, payload)
@@ -105,6 +115,12 @@ async def chat_completions(request: Request, principal: CurrentPrincipal, servic
     body = answer.completion.body
     if citations is not None:
         body = orjson.dumps(orjson.loads(body) | {"citations": citations})
+    if reviewed:
+        held = await services.reviews.hold(
+            principal, "chat", payload["model"], payload["messages"], body, answer.record
+        )
+        block = orjson.loads(body).get("souverain", {})
+        return held_response(held, payload["model"], block, chat=True)
     headers = _generated_headers(answer.backend, payload["model"])
     return Response(body, media_type="application/json", headers=headers)
 

@@ -121,3 +121,18 @@ OPERATOR = "cli"  # the principal of what the site's operator does through the `
 def operator(tenant: str) -> Actor:
     """The who of an action taken by the operator on the command line, on behalf of a tenant."""
     return {"tenant": tenant, "principal": OPERATOR, "role": "operator", "use_case": None}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewStep(Event):
+    """An output held for human review, and each thing that became of it."""
+
+    kind: ClassVar[str] = "review"
+
+    action: str  # "held", "approved", "edited", "rejected", "expired", "released"
+    review: str  # the review's id
+    model: str
+    call_record: int | None = None  # the seq of the model call whose output is held
+    waited_seconds: float | None = None  # from held to decided (or expired)
+    reason_hash: str | None = None  # the reviewer's reason, keyed: it may name the person concerned
+    output_hash: str | None = None  # what an editing reviewer released instead of the model's text

@@ -156,15 +156,18 @@ async def running(services: Services) -> AsyncIterator[Services]:
     async with database.session() as session, session.begin():
         await services.knowledge.index.prepare(session, deployment.knowledge.embedding_dimensions)
     started = []
+    housekeeping: asyncio.Task[None] | None = None
     await services.audit.start()
     try:
         await services.use_cases.sync()
-        await services.reviews.erase_past_retention()
+        housekeeping = asyncio.create_task(services.reviews.keep_erasing(), name="review-erasure")
         for backend in services.router.backends:
             await backend.engine.start()
             started.append(backend)
         yield services
     finally:
+        if housekeeping is not None:
+            housekeeping.cancel()
         for backend in started:
             await backend.engine.close()
         await services.audit.close()  # every record still pending is written before the store closes

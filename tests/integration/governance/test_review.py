@@ -6,15 +6,23 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from sqlalchemy import update
 
-from souverain.governance.audit.log import stored_records, verify_store
+from souverain.gateway.metrics import Metrics
+from souverain.governance.audit.events import ContentHasher
+from souverain.governance.audit.keys import audit_key
+from souverain.governance.audit.log import AuditLog, stored_records, verify_store
+from souverain.governance.review.sealing import Sealer
+from souverain.governance.review.service import ReviewService
 from souverain.store.database import Database
+from souverain.store.models import ReviewRow
 from souverain.testing.fake_backend import FakeBackend
 from tests.integration.conftest import RunningGateway, two_site_deployment
 from tests.integration.test_admin_api import assert_error, bearer
@@ -205,3 +213,39 @@ def test_an_output_nobody_reviewed_in_time_expires_unreleased(
         ("held", events[0]["principal"]),
         ("expired", "system"),
     ]
+
+
+def test_held_content_is_erased_after_the_retention_and_the_decision_stays(site: RunningGateway) -> None:
+    caller = site.create_key("lu-health", use_case="benefit-triage")
+    reviewer = site.create_key("lu-health", "reviewer")
+    review = held(site, caller)
+    assert decide(site, reviewer, review, decision="approve").status_code == 200
+
+    async def a_year_later() -> int:
+        database = Database(site.settings.sqlalchemy_url())
+        try:
+            async with database.session() as session, session.begin():
+                # The decision as if made `retention_days` ago: its erasure is due.
+                past = datetime.now(UTC) - timedelta(minutes=1)
+                await session.execute(
+                    update(ReviewRow).where(ReviewRow.id == review).values(erase_after=past)
+                )
+            metrics = Metrics()
+            hasher = ContentHasher(audit_key(site.settings))
+            service = ReviewService(
+                database,
+                AuditLog(database, "test"),
+                hasher,
+                Sealer(b"k"),
+                metrics.reviews_held,
+                metrics.review_wait,
+            )
+            return await service.erase_past_retention()
+        finally:
+            await database.close()
+
+    assert asyncio.run(a_year_later()) == 1
+    assert_error(fetch(site, caller, review), 410, "review_erased")
+    kept = httpx.get(f"{site.api}/reviews/{review}", headers=bearer(reviewer)).json()
+    assert kept["erased"] is True and kept["status"] == "approved" and kept["reviewer"]
+    assert kept["request"] is None and kept["output"] is None and kept["released"] is None

@@ -23,11 +23,21 @@ Il est valable dix ans pour les adultes et cinq ans pour les mineurs.
 """
 
 
+TRIAGE = {
+    "name": "claim-triage",
+    "purpose": "Answer caseworkers from the procedures.",
+    "legal_basis": "GDPR art. 6(1)(e)",
+    "risk": "high",
+    "annex_iii": "essential_services",
+    "owner": "Guichet",
+}
+
+
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Any:
     deployment = {
         "site": {"name": "test", "jurisdiction": "LU"},
-        "tenants": [{"name": "lu-citizens", "residency": ["LU"], "models": []}],
+        "tenants": [{"name": "lu-citizens", "residency": ["LU"], "models": [], "use_cases": [TRIAGE]}],
     }
     running = start_gateway(deployment, tmp_path_factory.mktemp("answers"))
     yield running
@@ -112,3 +122,26 @@ def test_explanation_shows_retrievers_ranks_and_verification(
     other = {"Authorization": f"Bearer {gateway.create_key('lu-citizens', 'member')}"}
     assert httpx.get(f"{gateway.api}/answers/{answer['id']}/explanation", headers=other).status_code == 200
     assert httpx.get(f"{gateway.api}/answers/ans-unknown/explanation", headers=other).status_code == 404
+
+
+def test_an_answer_of_a_reviewed_use_case_waits_for_its_reviewer(
+    gateway: RunningGateway, headers: dict[str, str]
+) -> None:
+    bound = {"Authorization": f"Bearer {gateway.create_key('lu-citizens', use_case='claim-triage')}"}
+    question = {"question": "Combien coûte une carte d'identité pour un adulte ?", "collections": ["faq"]}
+    response = httpx.post(gateway.api + "/answers", json=question, headers=bound, timeout=60)
+    assert response.status_code == 202, response.text
+    review = response.json()["souverain"]["review"]
+    assert response.json()["object"] == "review" and "answer" not in response.json()
+
+    reviewer = {"Authorization": f"Bearer {gateway.create_key('lu-citizens', 'reviewer')}"}
+    waiting = httpx.get(f"{gateway.api}/reviews/{review['id']}", headers=reviewer).json()
+    assert waiting["endpoint"] == "answers" and waiting["request"] == question["question"]
+    assert "14 euros" in waiting["output"]["answer"]
+    decided = httpx.post(
+        f"{gateway.api}/reviews/{review['id']}/decision", json={"decision": "approve"}, headers=reviewer
+    )
+    assert decided.status_code == 200, decided.text
+    released = httpx.get(gateway.url + review["result_url"], headers=bound)
+    assert released.status_code == 200 and "14 euros" in released.json()["answer"]
+    assert released.json()["souverain"]["review"]["decision"] == "approved"

@@ -7,6 +7,8 @@ their expiry are expired when next touched, never released. Every step is an aud
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +25,8 @@ from souverain.governance.review.sealing import Sealer
 from souverain.store.database import Database, aware
 from souverain.store.models import ReviewRow
 from souverain.tenancy.principal import Principal
+
+log = logging.getLogger(__name__)
 
 Decision = Literal["approve", "edit", "reject"]
 _DECIDED = {"approve": "approved", "edit": "edited", "reject": "rejected"}
@@ -256,6 +260,15 @@ class ReviewService:
                     **who, action="expired", review=review_id, model=model, waited_seconds=round(waited, 3)
                 )
             )
+
+    async def keep_erasing(self, every_seconds: float = 3600) -> None:
+        """Erase what passed its retention now and then, for as long as the server runs."""
+        while True:
+            try:
+                await self.erase_past_retention()
+            except Exception:  # the store may be briefly away: try again at the next round
+                log.exception("erasing held outputs past their retention failed")
+            await asyncio.sleep(every_seconds)
 
     async def erase_past_retention(self) -> int:
         """Erase the content of reviews decided longer ago than their use case's retention; the rows (who

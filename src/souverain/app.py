@@ -44,6 +44,7 @@ from souverain.knowledge.answers import Answerer
 from souverain.knowledge.index.base import SearchIndex
 from souverain.knowledge.index.postgres import PostgresIndex
 from souverain.knowledge.index.sqlite import SqliteIndex
+from souverain.knowledge.recorded import RecordedKnowledge
 from souverain.knowledge.search import Searcher
 from souverain.knowledge.service import KnowledgeService
 from souverain.store.database import Database
@@ -118,10 +119,12 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
         MemoryRateLimiter() if database.is_sqlite and settings.workers == 1 else StoreRateLimiter(database)
     )
     audit = AuditLog(database, deployment.site.name, enabled=settings.audit)
-    gateway = Gateway(deployment, router, limiter, metrics, audit, ContentHasher(audit_key(settings)))
+    hasher = ContentHasher(audit_key(settings))
+    gateway = Gateway(deployment, router, limiter, metrics, audit, hasher)
     index: SearchIndex = SqliteIndex() if database.is_sqlite else PostgresIndex()
     knowledge = KnowledgeService(database, deployment, gateway, index)
     searcher = Searcher(knowledge)
+    answerer = Answerer(searcher)
     return Services(
         settings=settings,
         deployment=deployment,
@@ -134,7 +137,8 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
         knowledge=knowledge,
         searcher=searcher,
         audit=audit,
-        answerer=Answerer(searcher),
+        answerer=answerer,
+        recorded_knowledge=RecordedKnowledge(knowledge, searcher, answerer, audit, hasher),
     )
 
 

@@ -15,6 +15,7 @@ from souverain.gateway.pipeline import Gateway
 from souverain.gateway.router import Router
 from souverain.governance.audit.log import AuditLog
 from souverain.knowledge.answers import Answerer
+from souverain.knowledge.recorded import RecordedKnowledge
 from souverain.knowledge.search import Searcher
 from souverain.knowledge.service import KnowledgeService
 from souverain.store.database import Database
@@ -35,6 +36,7 @@ class Services:
     knowledge: KnowledgeService
     searcher: Searcher
     answerer: Answerer
+    recorded_knowledge: RecordedKnowledge  # searches, answers and document changes, each recorded
     audit: AuditLog
     use_cases: UseCaseService
 

@@ -47,6 +47,7 @@ from souverain.knowledge.answers import Answerer
 from souverain.knowledge.index.base import SearchIndex
 from souverain.knowledge.index.postgres import PostgresIndex
 from souverain.knowledge.index.sqlite import SqliteIndex
+from souverain.knowledge.recorded import RecordedKnowledge
 from souverain.knowledge.search import Searcher
 from souverain.knowledge.service import KnowledgeService
 from souverain.store.database import Database
@@ -130,6 +131,7 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
     index: SearchIndex = SqliteIndex() if database.is_sqlite else PostgresIndex()
     knowledge = KnowledgeService(database, deployment, gateway, index)
     searcher = Searcher(knowledge)
+    answerer = Answerer(searcher)
     return Services(
         settings=settings,
         deployment=deployment,
@@ -143,7 +145,8 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
         knowledge=knowledge,
         searcher=searcher,
         audit=audit,
-        answerer=Answerer(searcher),
+        answerer=answerer,
+        recorded_knowledge=RecordedKnowledge(knowledge, searcher, answerer, audit, hasher),
     )
 
 

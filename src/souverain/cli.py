@@ -24,6 +24,7 @@ from souverain.config import Deployment, Limits, Settings
 from souverain.docs import render_configuration
 from souverain.errors import ConfigError, NotFound, SouverainError
 from souverain.governance.audit.events import operator
+from souverain.knowledge.recorded import Editor
 from souverain.knowledge.service import Upload
 from souverain.tenancy.keys import KeyService
 
@@ -274,10 +275,10 @@ async def _ingest(
         raise NotFound(f"unknown tenant {tenant_name!r}")
     outcomes: list[tuple[Path, str]] = []
     async with running(build_services(settings, deployment)) as services:
-        knowledge = services.knowledge
-        if collection not in {row.name for row, _ in await knowledge.collections(tenant)}:
-            await knowledge.create_collection(tenant, collection, classification)
-        clearance = deployment.ceiling(tenant.max_classification)  # the operator may file anything
+        knowledge = services.recorded_knowledge  # recorded as the operator's (principal "cli")
+        editor = Editor(tenant, deployment.ceiling(tenant.max_classification))  # may file anything
+        if collection not in {row.name for row, _ in await services.knowledge.collections(tenant)}:
+            await knowledge.create_collection(editor, collection, classification)
         with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err) as progress:
             task = progress.add_task("ingesting", total=len(files))
             for path in files:
@@ -289,7 +290,7 @@ async def _ingest(
                     classification=classification,
                 )
                 try:
-                    result = await knowledge.ingest(tenant, clearance, collection, upload)
+                    result = await knowledge.ingest(editor, collection, upload)
                     outcomes.append((path, result.status))
                 except SouverainError as error:  # one bad file never stops the batch
                     outcomes.append((path, error.message))

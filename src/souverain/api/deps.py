@@ -16,6 +16,7 @@ from souverain.gateway.router import Router
 from souverain.governance.audit.log import AuditLog
 from souverain.governance.review.service import ReviewService
 from souverain.knowledge.answers import Answerer
+from souverain.knowledge.recorded import RecordedKnowledge
 from souverain.knowledge.search import Searcher
 from souverain.knowledge.service import KnowledgeService
 from souverain.store.database import Database
@@ -36,6 +37,7 @@ class Services:
     knowledge: KnowledgeService
     searcher: Searcher
     answerer: Answerer
+    recorded_knowledge: RecordedKnowledge  # searches, answers and document changes, each recorded
     audit: AuditLog
     use_cases: UseCaseService
     reviews: ReviewService

@@ -25,6 +25,7 @@ from souverain.knowledge.sentences import sentence_spans
 from souverain.store.models import AnswerRow
 from souverain.tenancy.principal import Principal
 
+EXTRACTIVE = "extractive"  # the model named for answers quoted from the sources, with no generative model
 PASSAGES = 5  # retrieved chunks an answer is built from
 EXTRACTED_SENTENCES = 2
 # Cosine (e5) below which the best sentence is taken as unrelated: abstain. eval/answers.py, 1,200 real
@@ -99,6 +100,7 @@ class Answer:
     model: str | None = None
     backend: str | None = None
     jurisdiction: str | None = None
+    model_call: int | None = None  # the audit record of the generative model's call, if one was made
     explanation: dict[str, Any] = field(default_factory=dict)
 
 
@@ -132,7 +134,8 @@ class Answerer:
                 # Nothing the model wrote is backed by the passages (small models loop or ignore the
                 # markers): quote the documents instead, and say so in the explanation.
                 rejected = [asdict(sentence) for sentence in answer.sentences]
-                answer = self._extract(question, retrieval, candidates, level)
+                generated, answer = answer, self._extract(question, retrieval, candidates, level)
+                answer.model_call = generated.model_call  # the model was called all the same
                 answer.explanation |= {"generative_rejected": {"model": model, "sentences": rejected}}
         answer.explanation |= _retrieval_record(retrieval, best)
         await self._keep(principal, answer)
@@ -255,6 +258,7 @@ class Answerer:
             model=model,
             backend=reply.backend.name,
             jurisdiction=reply.backend.jurisdiction,
+            model_call=reply.record,
             explanation={"engine": "generative", "prompt_template": PROMPT, "model": model},
         )
 

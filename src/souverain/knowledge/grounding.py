@@ -11,7 +11,7 @@ from typing import Any
 
 from souverain.errors import InvalidRequest
 from souverain.knowledge.answers import PASSAGES, citation_of, highest_level, numbered_passages
-from souverain.knowledge.search import Searcher
+from souverain.knowledge.recorded import RecordedKnowledge
 from souverain.tenancy.principal import Principal
 
 INSTRUCTIONS = """Answer from the numbered passages below, which come from the organisation's own documents.
@@ -27,7 +27,9 @@ class Grounded:
     level: str  # the highest of the request's and the passages' classifications
 
 
-async def ground(searcher: Searcher, principal: Principal, level: str, payload: dict[str, Any]) -> Grounded:
+async def ground(
+    knowledge: RecordedKnowledge, principal: Principal, level: str, payload: dict[str, Any]
+) -> Grounded:
     collections = payload.get("collections")
     if (
         not isinstance(collections, list)
@@ -36,14 +38,12 @@ async def ground(searcher: Searcher, principal: Principal, level: str, payload: 
     ):
         raise InvalidRequest("collections must be a non-empty list of collection names", param="collections")
     question = _last_user_text(payload.get("messages") or [])
-    retrieval = await searcher.search(
-        principal.tenant, principal.clearance, level, question, collections, PASSAGES
-    )
+    retrieval = await knowledge.search(principal, level, question, collections, PASSAGES, endpoint="chat")
     passages = numbered_passages(retrieval.results)
     system = {"role": "system", "content": INSTRUCTIONS.format(passages=passages or "(none found)")}
     upstream = {key: value for key, value in payload.items() if key != "collections"}
     upstream["messages"] = [system, *payload["messages"]]
-    highest = highest_level(searcher.knowledge.deployment, level, retrieval.results)
+    highest = highest_level(knowledge.deployment, level, retrieval.results)
     citations = [
         asdict(citation_of(n, result, 0, len(result.chunk.text)))
         for n, result in enumerate(retrieval.results, start=1)

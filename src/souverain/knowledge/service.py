@@ -12,10 +12,12 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from functools import cached_property
+from typing import Any, Literal, cast
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,12 +43,31 @@ class Upload:
     classification: str | None = None
     metadata: dict[str, Any] | None = None
 
+    @cached_property
+    def content_hash(self) -> str:
+        """SHA-256 of the bytes: the same file twice in a collection is one document."""
+        return hashlib.sha256(self.data).hexdigest()
+
 
 @dataclass(frozen=True)
 class Ingested:
     document: DocumentRow
     status: Literal["added", "unchanged"]
     chunks: int
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What a deletion took away from `collection`: its documents and chunks, counted."""
+
+    collection: CollectionRow
+    documents: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class RemovedDocument(Removed):
+    document: DocumentRow
 
 
 class KnowledgeService:
@@ -105,13 +126,16 @@ class KnowledgeService:
             )
             return [(collection, int(documents)) for collection, documents in rows]
 
-    async def delete_collection(self, tenant: TenantConfig, name: str) -> None:
+    async def delete_collection(self, tenant: TenantConfig, name: str) -> Removed:
         async with self.database.session() as session, session.begin():
             collection = await self._collection(session, tenant, name)
-            await session.execute(delete(ChunkRow).where(ChunkRow.collection_id == collection.id))
-            await session.execute(delete(DocumentRow).where(DocumentRow.collection_id == collection.id))
+            chunks = await session.execute(delete(ChunkRow).where(ChunkRow.collection_id == collection.id))
+            documents = await session.execute(
+                delete(DocumentRow).where(DocumentRow.collection_id == collection.id)
+            )
             await session.delete(collection)
         self.index.forget(collection.id)
+        return Removed(collection, _count(documents), _count(chunks))
 
     async def resolve(
         self, session: AsyncSession, tenant: TenantConfig, names: list[str]
@@ -141,7 +165,7 @@ class KnowledgeService:
                 f"the file is {len(upload.data)} bytes; the limit is {self.settings.max_upload_bytes}",
                 code="document_too_large",
             )
-        content_hash = hashlib.sha256(upload.data).hexdigest()
+        content_hash = upload.content_hash
         async with self.database.session() as session:
             collection = await self._collection(session, tenant, collection_name)
             existing = await self._by_hash(session, collection.id, content_hash)
@@ -288,12 +312,18 @@ class KnowledgeService:
             )
             return list(rows.all())
 
-    async def delete_document(self, tenant: TenantConfig, clearance: str, document_id: str) -> None:
+    async def delete_document(
+        self, tenant: TenantConfig, clearance: str, document_id: str
+    ) -> RemovedDocument:
         async with self.database.session() as session, session.begin():
             document = await self._document(session, tenant, clearance, document_id)
-            await session.execute(delete(ChunkRow).where(ChunkRow.document_id == document_id))
+            chunks = await session.execute(delete(ChunkRow).where(ChunkRow.document_id == document_id))
             await session.delete(document)
             await self._touch(session, document.collection_id)
+            collection = (
+                await session.scalars(select(CollectionRow).where(CollectionRow.id == document.collection_id))
+            ).one()
+        return RemovedDocument(collection, 1, _count(chunks), document)
 
     async def _document(
         self, session: AsyncSession, tenant: TenantConfig, clearance: str, document_id: str
@@ -316,3 +346,8 @@ class KnowledgeService:
     def levels_up_to(self, clearance: str) -> tuple[str, ...]:
         levels = self.deployment.classification_levels
         return tuple(levels[: self.deployment.rank(clearance) + 1])
+
+
+def _count(result: Result[Any]) -> int:
+    """The rows a DELETE removed."""
+    return int(cast(CursorResult[Any], result).rowcount)

@@ -1,13 +1,15 @@
 """Records for the audit tests: model calls that differ by their token counts, any events, or events
-made at set moments."""
+made at set moments; and what a store's log holds."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from souverain.governance.audit.chain import Finding, Stored
 from souverain.governance.audit.events import Event, ModelCall
-from souverain.governance.audit.log import AuditLog
+from souverain.governance.audit.log import AuditLog, stored_records, verify_store
 from souverain.store.database import Database
 
 
@@ -74,3 +76,18 @@ def usage_call(
         completion_tokens=tokens[1],
         latency_ms=latency_ms,
     )
+
+
+def logged(url: str, *kinds: str) -> tuple[list[Stored], Finding | None]:
+    """The records of these kinds (default: all) in chain order, and the whole chain's first fault (None
+    when it is intact), read from the store at `url` beside a server that may be running on it."""
+
+    async def read() -> tuple[list[Stored], Finding | None]:
+        database = Database(url)
+        try:
+            found = [record async for record in stored_records(database) if not kinds or record.kind in kinds]
+            return found, (await verify_store(database))[1]
+        finally:
+            await database.close()
+
+    return asyncio.run(read())

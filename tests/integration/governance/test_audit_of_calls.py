@@ -3,34 +3,23 @@ arrives, refusals too, and never the content itself."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 
 import openai
 import orjson
 import pytest
 
-from souverain.governance.audit.chain import Stored
-from souverain.governance.audit.log import stored_records, verify_store
-from souverain.store.database import Database
+from souverain.governance.audit.chain import Finding, Stored
 from tests.integration.conftest import RunningGateway
+from tests.integration.governance.records import logged
 
 SECRET_WORDS = "Jean Dupont, matricule 1984-0312"
 MESSAGES = [{"role": "user", "content": f"Le dossier de {SECRET_WORDS} est-il complet ?"}]
 
 
-def records(gateway: RunningGateway) -> tuple[list[Stored], tuple[int, object]]:
-    """The model calls recorded (the keys' creation is recorded too), and the whole chain's verdict."""
-
-    async def read() -> tuple[list[Stored], tuple[int, object]]:
-        database = Database(gateway.settings.sqlalchemy_url())
-        try:
-            calls = [record async for record in stored_records(database) if '"model_call"' in record.body]
-            return calls, await verify_store(database)
-        finally:
-            await database.close()
-
-    return asyncio.run(read())
+def records(gateway: RunningGateway) -> tuple[list[Stored], Finding | None]:
+    """The model calls recorded (the keys' creation is recorded too), and the whole chain's first fault."""
+    return logged(gateway.settings.sqlalchemy_url(), "model_call")
 
 
 def client(gateway: RunningGateway, tenant: str = "lu-health", **key: str) -> openai.OpenAI:
@@ -41,8 +30,8 @@ def test_an_answered_call_is_recorded_before_its_answer_arrives(two_sites: Runni
     api = client(two_sites)
     completion = api.chat.completions.create(model="m", messages=MESSAGES)  # type: ignore[arg-type]
     # Read at once, with nothing waited for: the record was committed before the response was sent.
-    stored, verdict = records(two_sites)
-    assert len(stored) == 1 and verdict[1] is None
+    stored, fault = records(two_sites)
+    assert len(stored) == 1 and fault is None
     body = orjson.loads(stored[0].body)
     assert body["kind"] == "model_call" and body["status"] == "ok" and body["streamed"] is False
     assert (body["tenant"], body["role"], body["model"]) == ("lu-health", "member", "m")
@@ -57,8 +46,8 @@ def test_a_streamed_call_is_recorded_before_its_end_arrives(two_sites: RunningGa
     stream = api.chat.completions.create(model="m", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
     text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
     assert text
-    stored, verdict = records(two_sites)
-    assert len(stored) == 1 and verdict[1] is None
+    stored, fault = records(two_sites)
+    assert len(stored) == 1 and fault is None
     body = orjson.loads(stored[0].body)
     assert body["streamed"] is True and body["status"] == "ok" and body["completion_tokens"] > 0
 
@@ -74,9 +63,9 @@ def test_refusals_are_recorded_with_the_code_the_caller_got(two_sites: RunningGa
         )
     with pytest.raises(openai.NotFoundError):
         api.chat.completions.create(model="not-served", messages=MESSAGES)  # type: ignore[arg-type]
-    stored, verdict = records(two_sites)
+    stored, fault = records(two_sites)
     statuses = [orjson.loads(record.body)["status"] for record in stored]
-    assert verdict[1] is None
+    assert fault is None
     assert statuses == ["classification_violation", "model_not_found"]
     assert all(status != "ok" for status in statuses)
     assert all(orjson.loads(record.body)["backend"] is None for record in stored)
@@ -98,9 +87,9 @@ def test_no_answer_leaves_unrecorded_when_the_log_cannot_write(two_sites: Runnin
         store.commit()
         store.close()
     api.chat.completions.create(model="m", messages=MESSAGES)  # type: ignore[arg-type]
-    stored, verdict = records(two_sites)
+    stored, fault = records(two_sites)
     assert (
         len(stored) == 2
-        and verdict[1] is None
+        and fault is None
         and all(orjson.loads(record.body)["status"] == "ok" for record in stored)
     )

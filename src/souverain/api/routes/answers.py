@@ -7,13 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from souverain.api.deps import ServicesDep
+from souverain.api.deps import CurrentPrincipal, ServicesDep
 from souverain.api.routes.knowledge import Writer
 from souverain.api.routes.reviews import held_response
 from souverain.api.schemas import AnswerRequest, AnswerResponse, CitationOut, SentenceOut, error_responses
 from souverain.gateway import marking
-
-EXTRACTIVE = "extractive"  # the model named for answers quoted from the sources, with no generative model
+from souverain.knowledge.answers import EXTRACTIVE
 
 router = APIRouter(prefix="/v1", tags=["Knowledge"], responses=error_responses(400, 401, 403, 404, 503))
 
@@ -24,12 +23,17 @@ router = APIRouter(prefix="/v1", tags=["Knowledge"], responses=error_responses(4
     responses={202: {"description": "Held for human review (the use case requires it): see `result_url`."}},
 )
 async def answer(
-    body: AnswerRequest, request: Request, response: Response, caller: Writer, services: ServicesDep
+    body: AnswerRequest,
+    request: Request,
+    response: Response,
+    caller: CurrentPrincipal,
+    services: ServicesDep,
 ) -> AnswerResponse | Response:
     """Answer from the named collections: each sentence cites its passage, or the answer abstains. Marked
     as AI-generated like every output, extractive ones included: a program chose the sentences."""
-    level = services.gateway.classify(caller, request.headers.get("x-classification"))
-    result = await services.answerer.answer(caller, level, body.question, body.collections, body.model)
+    result = await services.recorded_knowledge.answer(
+        caller, request.headers.get("x-classification"), body.question, body.collections, body.model
+    )
     model = result.model or EXTRACTIVE
     site = services.deployment.site
     response.headers.update(marking.headers(model))

@@ -101,7 +101,7 @@ async def chat_completions(request: Request, principal: CurrentPrincipal, servic
         )
     citations = None
     if "collections" in payload:
-        grounded = await ground(services.searcher, principal, level, payload)
+        grounded = await ground(services.recorded_knowledge, principal, level, payload)
         payload, citations, level = grounded.payload, grounded.citations, grounded.level
     if payload.get("stream"):
         stream = await gateway.stream_chat(principal, payload, level)

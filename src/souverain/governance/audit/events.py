@@ -136,3 +136,66 @@ class ReviewStep(Event):
     waited_seconds: float | None = None  # from held to decided (or expired)
     reason_hash: str | None = None  # the reviewer's reason, keyed: it may name the person concerned
     output_hash: str | None = None  # what an editing reviewer released instead of the model's text
+
+
+# --- the knowledge module: searches, answers, changes to documents -------------------------------------
+# Identifiers (collection names, document and chunk ids, a document's SHA-256) are recorded as they are;
+# questions, answers, titles and file names, which can name people, never are.
+
+
+@dataclass(frozen=True, kw_only=True)
+class KnowledgeSearch(Event):
+    """A search of a tenant's collections, through `/v1/search` or for the passages of a chat completion."""
+
+    kind: ClassVar[str] = "search"
+
+    endpoint: str  # "search", or "chat" when the passages are put in front of a chat completion's model
+    collections: tuple[str, ...]
+    classification: str  # the request's level; the results are limited to the key's clearance
+    query_hash: str  # keyed, see ContentHasher
+    results: int = 0
+    chunk_ids: tuple[int, ...] = ()  # the passages returned, best first
+    latency_ms: float = 0.0
+    decisions: tuple[str, ...] = ()  # the refusal's code, "refused:not_found"
+
+
+@dataclass(frozen=True, kw_only=True)
+class KnowledgeAnswer(Event):
+    """An answer from a tenant's documents (`/v1/answers`). A generative model's call has a record of its
+    own, a `model_call`, whose `seq` this one names."""
+
+    kind: ClassVar[str] = "answer"
+
+    answer_id: str | None = None  # None when refused; its explanation is kept under this id
+    collections: tuple[str, ...]
+    classification: str  # the answer's: the highest of the request's and its sources'
+    model: str  # "extractive" when quoted from the sources
+    backend: str | None = None  # the generative model's, None for an extractive answer
+    jurisdiction: str | None = None
+    model_call: int | None = None  # the `seq` of the generative model's call, kept when its text was rejected
+    abstained: bool = False
+    chunk_ids: tuple[int, ...] = ()  # the passages cited
+    question_hash: str  # keyed, see ContentHasher
+    answer_hash: str | None = None
+    latency_ms: float = 0.0
+    decisions: tuple[str, ...] = ()  # "fallback:extractive" when the generated text was rejected; refusals
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocumentChange(Event):
+    """A collection made or deleted, a document uploaded or deleted, through the API or `souverain ingest`.
+
+    Titles and file names are left out, not even hashed: they often name a person ("Recours Dupont.pdf"),
+    a short one is found again by trying names, and the id and content SHA-256 identify the document."""
+
+    kind: ClassVar[str] = "document_change"
+
+    action: str  # "collection.create", "collection.delete", "document.upload" or "document.delete"
+    collection: str | None  # None for a document deletion refused before its collection was known
+    classification: str | None = None  # the document's level, or the collection's
+    document_id: str | None = None  # for an upload of bytes already there, the document holding them
+    content_sha256: str | None = None  # as stored with the document: anyone holding the file can check it
+    size_bytes: int | None = None
+    documents: int = 0  # added or removed: 0 for an upload of bytes already there
+    chunks: int = 0  # added or removed
+    decisions: tuple[str, ...] = ()  # the refusal's code, "refused:classification_violation"

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 import sys
+import time
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import orjson
+import psycopg
 from sqlalchemy import delete, insert, select, update
 
 from souverain.governance.audit.chain import Stored, canonical
 from souverain.governance.audit.events import Event, ModelCall
 from souverain.governance.audit.log import AuditLog, stored_records, verify_store
+from souverain.governance.audit.writers.postgres import APPLICATION_NAME
 from souverain.store.database import Database
 from souverain.store.models import AuditHeadRow, AuditRecordRow
 
@@ -73,6 +78,57 @@ async def test_a_restarted_log_continues_the_same_chain(database: Database) -> N
         await asyncio.gather(*(log.record(call(number)) for number in range(5)))
         await log.close()
     assert await verify_store(database) == (10, None)
+
+
+async def test_on_sqlite_a_record_waits_for_another_writers_lock_without_holding_up_the_server(
+    tmp_path: Path,
+) -> None:
+    """The writer appends on the event loop while the write lock is free; when another writer holds it
+    (another process, a long transaction of this one), the wait happens beside the loop, not on it."""
+    path = tmp_path / "souverain.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    log = AuditLog(database, "lu-gov-1")
+    await log.start()
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert await log.record(call(1)) == 1
+        other.execute("BEGIN IMMEDIATE")  # another writer takes the lock and keeps it a while
+        waiting = asyncio.create_task(log.record(call(2)))
+        started = time.monotonic()
+        for _ in range(10):
+            await asyncio.sleep(0.02)  # the loop goes on turning meanwhile
+        assert time.monotonic() - started < 2 and not waiting.done()
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(waiting, 10) == 2
+        assert await log.record(call(3)) == 3  # and back on the loop
+        assert await verify_store(database) == (3, None)
+    finally:
+        other.close()
+        await log.close()
+        await database.close()
+
+
+async def test_on_postgresql_a_connection_dropped_by_the_server_is_replaced_without_losing_a_record(
+    postgres_url: str,
+) -> None:
+    database = Database(postgres_url)
+    database.migrate()
+    log = AuditLog(database, "lu-gov-1")
+    await log.start()
+    try:
+        assert await log.record(call(1)) == 1
+        with psycopg.connect(postgres_url, autocommit=True) as admin:  # a restart, an idle timeout
+            dropped = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                (APPLICATION_NAME,),
+            ).fetchall()
+        assert dropped == [(True,)]
+        assert await log.record(call(2)) == 2
+        assert await verify_store(database) == (2, None)
+    finally:
+        await log.close()
+        await database.close()
 
 
 async def test_records_cut_from_the_end_are_found(database: Database, audit: AuditLog) -> None:

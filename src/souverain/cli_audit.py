@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
-from sqlalchemy.exc import DBAPIError
 
-from souverain.cli_support import ConfigOption, deployment_of, err, out, run, settings_for
+from souverain.cli_support import (
+    ConfigOption,
+    deployment_of,
+    err,
+    opened_database,
+    out,
+    run_on_audit_log,
+    settings_for,
+)
 from souverain.governance.audit.chain import Finding
 from souverain.governance.audit.export import Exported, export, verify_lines
 from souverain.governance.audit.log import verify_store
 from souverain.governance.audit.signing import fingerprint, load_public, public_pem, signing_key
-from souverain.store.database import Database
 
 audit_app = typer.Typer(help="Verify the tamper-evident audit log.", no_args_is_help=True)
 
@@ -42,17 +48,10 @@ def audit_verify(
     settings = settings_for(config)
 
     async def verify() -> tuple[int, Finding | None]:
-        database = Database(settings.sqlalchemy_url())
-        try:
+        async with opened_database(settings) as database:
             return await verify_store(database)
-        finally:
-            await database.close()
 
-    try:
-        checked, finding = run(verify())
-    except DBAPIError:
-        err.print("[red]no audit log in this store[/red] (`souverain serve` creates it on its first start)")
-        raise typer.Exit(2) from None
+    checked, finding = run_on_audit_log(verify())
     if finding is not None:
         err.print(f"[red]TAMPERED[/red] {finding}; the {checked} records before it are intact")
         raise typer.Exit(1)
@@ -100,25 +99,15 @@ def audit_export(
     key = signing_key(settings)
 
     async def write(stream: TextIO) -> Exported:
-        database = Database(settings.sqlalchemy_url())
-        try:
-            moments = [
-                None if moment is None else moment.replace(tzinfo=moment.tzinfo or UTC)
-                for moment in (start, end)
-            ]
-            return await export(database, key, deployment.site.name, moments[0], moments[1], stream)
-        finally:
-            await database.close()
+        # The bounds are taken as UTC when they carry no offset (`export` sees to it).
+        async with opened_database(settings) as database:
+            return await export(database, key, deployment.site.name, start, end, stream)
 
-    try:
-        if output is None:
-            done = run(write(sys.stdout))
-        else:
-            with output.open("w", encoding="utf-8") as stream:
-                done = run(write(stream))
-    except DBAPIError:
-        err.print("[red]no audit log in this store[/red] (`souverain serve` creates it on its first start)")
-        raise typer.Exit(2) from None
+    if output is None:
+        done = run_on_audit_log(write(sys.stdout))
+    else:
+        with output.open("w", encoding="utf-8") as stream:
+            done = run_on_audit_log(write(stream))
     err.print(
         f"exported {done.records} records ({done.first_seq} to {done.last_seq}), signed {done.fingerprint}"
     )

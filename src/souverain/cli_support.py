@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 
 from souverain.app import load
 from souverain.config import Deployment, Settings
@@ -59,19 +60,37 @@ def run(work: Coroutine[Any, Any, T]) -> T:
 
 
 @asynccontextmanager
+async def opened_database(settings: Settings) -> AsyncIterator[Database]:
+    """The store, as it is (not migrated): for commands that only read."""
+    database = Database(settings.sqlalchemy_url())
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+def run_on_audit_log(work: Coroutine[Any, Any, T]) -> T:
+    """`run`, for commands that read the audit log: a store without one is exit 2, said plainly."""
+    try:
+        return run(work)
+    except DBAPIError:
+        err.print("[red]no audit log in this store[/red] (`souverain serve` creates it on its first start)")
+        raise typer.Exit(2) from None
+
+
+@asynccontextmanager
 async def opened_store(
     settings: Settings, deployment: Deployment
 ) -> AsyncIterator[tuple[Database, AuditLog]]:
     """The store migrated, its tenants and use cases in step with the deployment file, and the audit log
     running: what a command that changes something needs (each change is recorded)."""
-    database = Database(settings.sqlalchemy_url())
-    audit = AuditLog(database, deployment.site.name, enabled=settings.audit)
-    try:
-        await asyncio.to_thread(database.migrate)
-        await sync_tenants(database, deployment)
-        await audit.start()
-        await UseCaseService(database, deployment, audit).sync()
-        yield database, audit
-    finally:
-        await audit.close()  # every record still pending is written before the store closes
-        await database.close()
+    async with opened_database(settings) as database:
+        audit = AuditLog(database, deployment.site.name, enabled=settings.audit)
+        try:
+            await asyncio.to_thread(database.migrate)
+            await sync_tenants(database, deployment)
+            await audit.start()
+            await UseCaseService(database, deployment, audit).sync()
+            yield database, audit
+        finally:
+            await audit.close()  # every record still pending is written before the store closes

@@ -10,12 +10,17 @@ from typing import Annotated
 
 import orjson
 import typer
-from sqlalchemy.exc import DBAPIError
 
-from souverain.cli_support import ConfigOption, deployment_of, err, run, settings_for
+from souverain.cli_support import (
+    ConfigOption,
+    deployment_of,
+    err,
+    opened_database,
+    run_on_audit_log,
+    settings_for,
+)
 from souverain.errors import InvalidRequest
 from souverain.governance.usage import MAX_DAYS, Period, UsageReport, UsageRow, usage_report
-from souverain.store.database import Database
 
 usage_app = typer.Typer(help="Report usage and estimated energy from the audit log.", no_args_is_help=True)
 
@@ -53,21 +58,15 @@ def usage_report_command(
     deployment = deployment_of(settings)
 
     async def report(period: Period) -> UsageReport:
-        database = Database(settings.sqlalchemy_url())
-        try:
+        async with opened_database(settings) as database:
             return await usage_report(database, deployment.energy, period, tenant, use_case, model)
-        finally:
-            await database.close()
 
     try:
         period = Period.of(_day_of(start), _day_of(end), today=datetime.now(UTC).date())
-        found = run(report(period))
     except InvalidRequest as error:
         err.print(f"[red]error:[/red] {error.message}")
         raise typer.Exit(2) from None
-    except DBAPIError:
-        err.print("[red]no audit log in this store[/red] (`souverain serve` creates it on its first start)")
-        raise typer.Exit(2) from None
+    found = run_on_audit_log(report(period))
     text = (
         markdown(found)
         if report_format is Format.MARKDOWN

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -62,34 +63,23 @@ async def principal(
     return found
 
 
-async def admin(caller: Annotated[Principal, Depends(principal)]) -> Principal:
-    if caller.role is not Role.ADMIN:
-        raise PermissionDenied("this route needs a key with the admin role")
-    return caller
+def _role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that admits keys of these roles only."""
+    needed = " or ".join(role.value for role in roles)
 
+    async def check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+        if caller.role not in roles:
+            raise PermissionDenied(f"this route needs a key with the {needed} role")
+        return caller
 
-async def admin_or_auditor(caller: Annotated[Principal, Depends(principal)]) -> Principal:
-    if caller.role not in (Role.ADMIN, Role.AUDITOR):
-        raise PermissionDenied("this route needs a key with the admin or auditor role")
-    return caller
-
-
-async def auditor(caller: Annotated[Principal, Depends(principal)]) -> Principal:
-    # Not admins too: who keeps the keys should not also be who reads the record of their use.
-    if caller.role is not Role.AUDITOR:
-        raise PermissionDenied("this route needs a key with the auditor role")
-    return caller
-
-
-async def reviewer(caller: Annotated[Principal, Depends(principal)]) -> Principal:
-    if caller.role is not Role.REVIEWER:
-        raise PermissionDenied("this route needs a key with the reviewer role")
-    return caller
+    return check
 
 
 CurrentPrincipal = Annotated[Principal, Depends(principal)]
-CurrentAdmin = Annotated[Principal, Depends(admin)]
-CurrentAdminOrAuditor = Annotated[Principal, Depends(admin_or_auditor)]
+CurrentAdmin = Annotated[Principal, Depends(_role(Role.ADMIN))]
+CurrentAdminOrAuditor = Annotated[Principal, Depends(_role(Role.ADMIN, Role.AUDITOR))]
+# Not admins too: who keeps the keys should not also be who reads the record of their use.
+auditor = _role(Role.AUDITOR)
 CurrentAuditor = Annotated[Principal, Depends(auditor)]
-CurrentReviewer = Annotated[Principal, Depends(reviewer)]
+CurrentReviewer = Annotated[Principal, Depends(_role(Role.REVIEWER))]
 ServicesDep = Annotated[Services, Depends(services)]

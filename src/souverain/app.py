@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -41,6 +42,8 @@ from souverain.gateway.router import Router, build_backend
 from souverain.governance.audit.events import ContentHasher
 from souverain.governance.audit.keys import audit_key
 from souverain.governance.audit.log import AuditLog
+from souverain.governance.audit.reader import AuditReader
+from souverain.governance.audit.signing import signing_key
 from souverain.governance.review.sealing import Sealer
 from souverain.governance.review.service import ReviewService
 from souverain.knowledge.answers import Answerer
@@ -138,6 +141,8 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
         database=database,
         keys=KeyService(database, deployment, settings.key_cache_seconds, audit),
         use_cases=UseCaseService(database, deployment, audit),
+        # The signing key is read when an export is signed, so a key rotated on disk is used at once.
+        audit_reader=AuditReader(database, audit, deployment.site.name, partial(signing_key, settings)),
         reviews=reviews,
         router=router,
         gateway=gateway,

@@ -3,7 +3,7 @@ model, from the audit log; a Markdown table for people, JSON for programs."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -62,7 +62,7 @@ def usage_report_command(
             return await usage_report(database, deployment.energy, period, tenant, use_case, model)
 
     try:
-        period = Period.of(_day_of(start), _day_of(end), today=datetime.now(UTC).date())
+        period = Period.of(_day_of(start), _day_of(end))
     except InvalidRequest as error:
         err.print(f"[red]error:[/red] {error.message}")
         raise typer.Exit(2) from None

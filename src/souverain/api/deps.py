@@ -15,6 +15,7 @@ from souverain.gateway.metrics import Metrics
 from souverain.gateway.pipeline import Gateway
 from souverain.gateway.router import Router
 from souverain.governance.audit.log import AuditLog
+from souverain.governance.audit.reader import AuditReader
 from souverain.governance.review.service import ReviewService
 from souverain.knowledge.answers import Answerer
 from souverain.knowledge.recorded import RecordedKnowledge
@@ -41,6 +42,7 @@ class Services:
     recorded_knowledge: RecordedKnowledge  # searches, answers and document changes, each recorded
     audit: AuditLog
     use_cases: UseCaseService
+    audit_reader: AuditReader
     reviews: ReviewService
 
 

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from souverain.config import Limits, UseCaseConfig
 from souverain.governance.audit.search import LAST_SEQ, MAX_PAGE
+from souverain.governance.review.service import Decision
+from souverain.governance.review.service import Status as ReviewStatus
 from souverain.tenancy.keys import MAX_EXPIRY_DAYS
 
 
@@ -359,7 +361,7 @@ class AuditPublicKey(BaseModel):
 class ReviewDecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    decision: Literal["approve", "edit", "reject"]
+    decision: Decision
     reason: str | None = Field(
         None, max_length=4000, description="Why; required to edit or reject. Shown to the caller."
     )
@@ -374,7 +376,7 @@ class ReviewOut(BaseModel):
     use_case: str
     endpoint: str = Field(description="`chat` or `answers`: the shape of the output.")
     model: str
-    status: Literal["pending", "approved", "edited", "rejected", "expired"]
+    status: ReviewStatus
     created_at: datetime
     expires_at: datetime
     decided_at: datetime | None

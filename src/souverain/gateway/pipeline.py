@@ -44,6 +44,7 @@ class Answer:
     completion: Completion  # a chat completion's body carries the `souverain` marking block
     backend: Backend
     record: int  # the seq of its audit record
+    disclosure: dict[str, Any] | None = None  # that block (chat only), for what is built from the answer
 
 
 @dataclass(frozen=True)
@@ -211,10 +212,10 @@ class Gateway:
         record = await self.audit.record(
             self._answered(principal, payload, level, capability, backend, completion.usage, started, output)
         )
-        if capability is Capability.CHAT:
-            block = self._disclosure(principal, model, backend, record)
-            completion = replace(completion, body=marked(completion.body, block))
-        return Answer(completion, backend, record)
+        if capability is not Capability.CHAT:
+            return Answer(completion, backend, record)
+        block = self._disclosure(principal, model, backend, record)
+        return Answer(replace(completion, body=marked(completion.body, block)), backend, record, block)
 
     def _disclosure(
         self, principal: Principal, model: str, backend: Backend, record: int | None = None

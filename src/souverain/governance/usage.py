@@ -43,10 +43,10 @@ class Period:
     last_day: date
 
     @classmethod
-    def of(cls, first_day: date | None, last_day: date | None, today: date) -> Period:
-        """The period asked for: by default up to today, and 30 days long; InvalidRequest when it runs
-        backwards or spans more than MAX_DAYS."""
-        last = last_day or today
+    def of(cls, first_day: date | None, last_day: date | None, today: date | None = None) -> Period:
+        """The period asked for: by default up to today (UTC), and 30 days long; InvalidRequest when it
+        runs backwards or spans more than MAX_DAYS."""
+        last = last_day or today or datetime.now(UTC).date()
         # Bounded so that a `to` in the first days of year 1 does not overflow.
         first = first_day or last - timedelta(days=min(DEFAULT_DAYS - 1, (last - date.min).days))
         if first > last:

@@ -13,11 +13,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +27,7 @@ from souverain.knowledge.chunking import ChunkDraft, chunk_document, detect_lang
 from souverain.knowledge.index.base import SearchIndex
 from souverain.knowledge.parsing.base import DocumentRejected, ParsedDocument
 from souverain.knowledge.parsing.registry import parser_for
-from souverain.store.database import Database
+from souverain.store.database import Database, affected
 from souverain.store.models import ChunkRow, CollectionRow, DocumentRow
 
 EMBEDDING_BATCH = 64
@@ -135,7 +134,7 @@ class KnowledgeService:
             )
             await session.delete(collection)
         self.index.forget(collection.id)
-        return Removed(collection, _count(documents), _count(chunks))
+        return Removed(collection, affected(documents), affected(chunks))
 
     async def resolve(
         self, session: AsyncSession, tenant: TenantConfig, names: list[str]
@@ -323,7 +322,7 @@ class KnowledgeService:
             collection = (
                 await session.scalars(select(CollectionRow).where(CollectionRow.id == document.collection_id))
             ).one()
-        return RemovedDocument(collection, 1, _count(chunks), document)
+        return RemovedDocument(collection, 1, affected(chunks), document)
 
     async def _document(
         self, session: AsyncSession, tenant: TenantConfig, clearance: str, document_id: str
@@ -346,8 +345,3 @@ class KnowledgeService:
     def levels_up_to(self, clearance: str) -> tuple[str, ...]:
         levels = self.deployment.classification_levels
         return tuple(levels[: self.deployment.rank(clearance) + 1])
-
-
-def _count(result: Result[Any]) -> int:
-    """The rows a DELETE removed."""
-    return int(cast(CursorResult[Any], result).rowcount)

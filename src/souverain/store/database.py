@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from souverain.errors import ConfigError, Problem
@@ -106,3 +106,8 @@ class Database:
 def aware(moment: datetime) -> datetime:
     """A stored moment with its time zone: SQLite hands back naive datetimes, and all we store is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def affected(result: Result[Any]) -> int:
+    """The rows an UPDATE or a DELETE changed."""
+    return int(cast(CursorResult[Any], result).rowcount)

@@ -10,6 +10,7 @@ from sqlalchemy import and_, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from souverain.store.database import affected
 from souverain.store.models import ApiKeyRow, RateCounterRow, TenantRow
 
 
@@ -62,7 +63,7 @@ class KeyRepository:
             .where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None))
             .values(revoked_at=now)
         )
-        return bool(getattr(result, "rowcount", 0))
+        return bool(affected(result))
 
 
 class RateCounterRepository:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +22,7 @@ from souverain.store.models import ApiKeyRow, UseCaseRow
 from souverain.store.repositories import KeyRepository
 from souverain.tenancy.limits.base import buckets
 from souverain.tenancy.principal import Principal, Role
-from souverain.tenancy.usecases import UseCase
+from souverain.tenancy.usecases import UseCase, registered
 
 KEY_PREFIX = "sk-souv-"
 MAX_EXPIRY_DAYS = 36_500
@@ -155,9 +156,7 @@ class KeyService:
 
     async def _check_use_case(self, tenant: str, name: str) -> None:
         async with self.database.session() as session:
-            row = await session.get(UseCaseRow, (tenant, name))
-        if row is None:
-            raise NotFound(f"no use case {name!r} in tenant {tenant!r}", param="use_case")
+            row = await registered(session, tenant, name)
         if row.retired_at is not None:
             raise InvalidRequest(f"use case {name!r} is retired", param="use_case")
 
@@ -175,19 +174,27 @@ class KeyService:
             await keys.revoke(key_id, datetime.now(UTC))
             await session.refresh(row)
             info = KeyInfo.of(row)
-        self._cache = {h: entry for h, entry in self._cache.items() if _key_id(entry[1]) != key_id}
+        self._forget(lambda principal: principal.key_id == key_id)
         who: Actor = {**by, "tenant": info.tenant}
         await self.audit.record(AdminAction(**who, action="key.revoke", target=key_id))
         return info
 
     def forget_use_case(self, tenant: str, name: str) -> None:
         """Drop cached keys bound to a use case that changed, so the change applies at once here."""
+        self._forget(
+            lambda principal: (
+                principal.use_case is not None
+                and (principal.use_case.tenant, principal.use_case.name) == (tenant, name)
+            )
+        )
 
-        def bound(outcome: Principal | AuthenticationFailed | PermissionDenied) -> bool:
-            case = outcome.use_case if isinstance(outcome, Principal) else None
-            return case is not None and (case.tenant, case.name) == (tenant, name)
-
-        self._cache = {h: entry for h, entry in self._cache.items() if not bound(entry[1])}
+    def _forget(self, matches: Callable[[Principal], bool]) -> None:
+        """Drop the cached keys whose principal matches; cached refusals stay until they expire."""
+        self._cache = {
+            h: entry
+            for h, entry in self._cache.items()
+            if not (isinstance(entry[1], Principal) and matches(entry[1]))
+        }
 
     async def authenticate(self, secret: str | None) -> Principal:
         if not secret:
@@ -259,7 +266,3 @@ class KeyService:
             ),
             use_case=use_case,
         )
-
-
-def _key_id(outcome: Principal | AuthenticationFailed | PermissionDenied) -> str | None:
-    return outcome.key_id if isinstance(outcome, Principal) else None

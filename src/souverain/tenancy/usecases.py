@@ -13,16 +13,17 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from souverain.config import Deployment, UseCaseConfig, use_case_problems
 from souverain.errors import ConfigError, Conflict, InvalidRequest, NotFound, Problem
-from souverain.governance.audit.events import Actor, AdminAction
+from souverain.governance.audit.events import Actor, AdminAction, system
 from souverain.governance.audit.log import AuditLog
 from souverain.store.database import Database, aware
 from souverain.store.models import UseCaseRow
 
 Source = Literal["deployment", "api"]
-_SYSTEM: Actor = {"tenant": "", "principal": "deployment", "role": "system", "use_case": None}
+_DEPLOYMENT = system("", principal="deployment")
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class UseCaseService:
         for change in changes:
             await self.audit.record(change)
 
-    def _change(self, tenant: str, action: str, spec: UseCaseConfig, by: Actor = _SYSTEM) -> AdminAction:
+    def _change(self, tenant: str, action: str, spec: UseCaseConfig, by: Actor = _DEPLOYMENT) -> AdminAction:
         who: Actor = {**by, "tenant": tenant}
         return AdminAction(**who, action=action, target=spec.name, details=_details(spec))
 
@@ -147,17 +148,12 @@ class UseCaseService:
 
     async def get(self, tenant: str, name: str) -> UseCase:
         async with self.database.session() as session:
-            row = await session.get(UseCaseRow, (tenant, name))
-        if row is None:
-            raise NotFound(f"no use case {name!r} in tenant {tenant!r}", param="use_case")
-        return UseCase.of(row)
+            return UseCase.of(await registered(session, tenant, name))
 
     async def retire(self, tenant: str, name: str, by: Actor) -> UseCase:
         """Retire a use case registered through the API: keys bound to it stop working at once."""
         async with self.database.session() as session, session.begin():
-            row = await session.get(UseCaseRow, (tenant, name))
-            if row is None:
-                raise NotFound(f"no use case {name!r} in tenant {tenant!r}", param="use_case")
+            row = await registered(session, tenant, name)
             if row.source == "deployment":
                 raise Conflict(
                     f"use case {name!r} is declared in the deployment file: remove it there", param="use_case"
@@ -168,3 +164,11 @@ class UseCaseService:
             retired = UseCase.of(row)
         await self.audit.record(self._change(tenant, "use_case.retire", retired.spec, by))
         return retired
+
+
+async def registered(session: AsyncSession, tenant: str, name: str) -> UseCaseRow:
+    """The tenant's use case of that name, retired or not; NotFound names the parameter to fix."""
+    row = await session.get(UseCaseRow, (tenant, name))
+    if row is None:
+        raise NotFound(f"no use case {name!r} in tenant {tenant!r}", param="use_case")
+    return row

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import asdict
-from functools import partial
 from typing import Annotated, Any
 
 import orjson
@@ -30,7 +29,7 @@ from souverain.governance.audit.chain import Stored, utc
 from souverain.governance.audit.export import error_line
 from souverain.governance.audit.reader import AuditReader
 from souverain.governance.audit.search import RecordQuery, period
-from souverain.governance.audit.signing import fingerprint, public_pem, signing_key
+from souverain.governance.audit.signing import fingerprint, public_pem
 
 router = APIRouter(prefix="/audit", tags=["Audit"], responses=error_responses(401, 403))
 # What a read can meet besides: bad filters, a log found broken, a log that cannot record the read.
@@ -38,8 +37,7 @@ _READ_ERRORS = error_responses(400, 409, 503)
 
 
 async def reader(services: ServicesDep) -> AuditReader:
-    site = services.deployment.site.name
-    return AuditReader(services.database, services.audit, site, partial(signing_key, services.settings))
+    return services.audit_reader
 
 
 Reader = Annotated[AuditReader, Depends(reader)]

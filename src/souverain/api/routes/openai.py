@@ -119,8 +119,7 @@ async def chat_completions(request: Request, principal: CurrentPrincipal, servic
         held = await services.reviews.hold(
             principal, "chat", payload["model"], payload["messages"], body, answer.record
         )
-        block = orjson.loads(body).get("souverain", {})
-        return held_response(held, payload["model"], block, chat=True)
+        return held_response(held, payload["model"], answer.disclosure or {}, chat=True)
     headers = _generated_headers(answer.backend, payload["model"])
     return Response(body, media_type="application/json", headers=headers)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -17,11 +17,9 @@ from souverain.api.errors import json_response
 from souverain.api.schemas import ReviewDecisionRequest, ReviewList, ReviewOut, error_responses
 from souverain.errors import Conflict, Gone
 from souverain.gateway import marking
-from souverain.governance.review.service import MAX_PAGE, Held, Review
+from souverain.governance.review.service import MAX_PAGE, Held, Review, Status
 
 router = APIRouter(prefix="/v1/reviews", tags=["Human review"], responses=error_responses(400, 401, 403, 404))
-
-Status = Literal["pending", "approved", "edited", "rejected", "expired"]
 
 
 def result_path(review_id: str) -> str:
@@ -35,14 +33,16 @@ def held_response(held: Held, model: str, block: dict[str, Any], chat: bool) -> 
     ignores the status fails loudly on `choices[0]` instead of showing an empty answer as one."""
     review = {
         "id": held.id,
-        "status": held.status,
+        "status": "pending",
         "expires_at": held.expires_at.isoformat(timespec="seconds"),
         "result_url": result_path(held.id),
     }
-    body: dict[str, Any] = {"id": held.id, "object": "review", "status": held.status}
+    body: dict[str, Any]
     if chat:
         body = {"id": held.id, "object": "chat.completion", "created": int(time.time()), "model": model}
         body["choices"] = []
+    else:
+        body = {"id": held.id, "object": "review", "status": "pending"}
     body["souverain"] = {**block, "review": review}
     headers = {"Location": result_path(held.id), "X-Souverain-Review": held.id, **marking.headers(model)}
     return json_response(body, 202, headers)
@@ -55,7 +55,7 @@ def _out(review: Review) -> ReviewOut:
         use_case=review.use_case,
         endpoint=review.endpoint,
         model=review.model,
-        status=review.status,  # type: ignore[arg-type]
+        status=review.status,
         created_at=review.created_at,
         expires_at=review.expires_at,
         decided_at=review.decided_at,

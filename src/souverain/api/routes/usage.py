@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -34,7 +34,7 @@ async def usage(
 ) -> UsageReport:
     """Requests, errors, tokens, latency and estimated energy of the caller's tenant, by day, use case and
     model, from the audit log. Energy is null for a model the deployment gives no factor."""
-    period = Period.of(first_day, last_day, today=datetime.now(UTC).date())
+    period = Period.of(first_day, last_day)
     return await usage_report(
         services.database,
         services.deployment.energy,

@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from souverain.store.database import aware
+
 GENESIS = "0" * 64
 # Columns repeated beside the body for search; each must agree with the body.
 INDEXED = ("kind", "tenant", "principal", "use_case", "status")
@@ -39,7 +41,7 @@ def timestamp(moment: datetime) -> str:
 def utc(moment: datetime) -> datetime:
     """The moment in UTC, a naive one read as UTC: SQLite stores `at` without its offset, so a bound given
     with another offset must be converted before it is compared. OverflowError at the ends of time."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return aware(moment).astimezone(UTC)
 
 
 def is_digest(text: object) -> bool:
@@ -134,6 +136,6 @@ class ChainCheck:
         for column in INDEXED:
             if getattr(record, column) != body.get(column):
                 return Finding(seq, f"its {column} column differs from its content")
-        if timestamp(record.at.replace(tzinfo=record.at.tzinfo or UTC)) != body.get("at"):
+        if timestamp(utc(record.at)) != body.get("at"):
             return Finding(seq, "its at column differs from its content")
         return None

@@ -123,6 +123,11 @@ def operator(tenant: str) -> Actor:
     return {"tenant": tenant, "principal": OPERATOR, "role": "operator", "use_case": None}
 
 
+def system(tenant: str, principal: str = "system", use_case: str | None = None) -> Actor:
+    """The who of what the platform does on its own: expiring a review, following the deployment file."""
+    return {"tenant": tenant, "principal": principal, "role": "system", "use_case": use_case}
+
+
 @dataclass(frozen=True, kw_only=True)
 class ReviewStep(Event):
     """An output held for human review, and each thing that became of it."""

@@ -19,7 +19,7 @@ from souverain.errors import AuditUnavailable
 from souverain.governance.audit.chain import ChainCheck, Finding, Stored
 from souverain.governance.audit.events import Event
 from souverain.governance.audit.writers import writer_for
-from souverain.governance.audit.writers.base import Clock
+from souverain.governance.audit.writers.base import COLUMNS, Clock
 from souverain.store.database import Database
 from souverain.store.models import AuditHeadRow, AuditRecordRow
 
@@ -106,18 +106,7 @@ class AuditLog:
 
 
 def stored(row: AuditRecordRow) -> Stored:
-    return Stored(
-        row.seq,
-        row.at,
-        row.kind,
-        row.tenant,
-        row.principal,
-        row.use_case,
-        row.status,
-        row.body,
-        row.prev_hash,
-        row.hash,
-    )
+    return Stored(*(getattr(row, column) for column in COLUMNS))
 
 
 async def stored_records(

@@ -43,9 +43,7 @@ def _new_pem() -> bytes:
 
 def public_text(key: Ed25519PublicKey) -> str:
     """The raw public key, base64: what exports carry and verifiers pin."""
-    return base64.b64encode(
-        key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    ).decode()
+    return base64.b64encode(_raw(key)).decode()
 
 
 def public_pem(key: Ed25519PublicKey) -> str:

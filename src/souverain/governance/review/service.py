@@ -10,27 +10,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import orjson
 from prometheus_client import Counter, Histogram
 from sqlalchemy import select, update
 
 from souverain.errors import Conflict, Gone, InvalidRequest, NotFound
-from souverain.governance.audit.events import Actor, ContentHasher, ReviewStep, actor
+from souverain.governance.audit.events import ContentHasher, ReviewStep, actor, system
 from souverain.governance.audit.log import AuditLog
 from souverain.governance.review.sealing import Sealer
-from souverain.store.database import Database, aware
+from souverain.store.database import Database, affected, aware
 from souverain.store.models import ReviewRow
 from souverain.tenancy.principal import Principal
 
 log = logging.getLogger(__name__)
 
 Decision = Literal["approve", "edit", "reject"]
-_DECIDED = {"approve": "approved", "edit": "edited", "reject": "rejected"}
-_SYSTEM = "system"
+Status = Literal["pending", "approved", "edited", "rejected", "expired"]
+_DECIDED: dict[Decision, Status] = {"approve": "approved", "edit": "edited", "reject": "rejected"}
 MAX_PAGE = 200
 
 
@@ -39,7 +39,6 @@ class Held:
     """What the caller is told instead of the output: where and until when to fetch it."""
 
     id: str
-    status: str
     expires_at: datetime
 
 
@@ -51,7 +50,7 @@ class Review:
     requester: str
     endpoint: str
     model: str
-    status: str
+    status: Status
     created_at: datetime
     expires_at: datetime
     decided_at: datetime | None
@@ -59,6 +58,7 @@ class Review:
     reason: str | None
     call_record: int | None  # the seq of the model call's audit record (none for an extractive answer)
     retention_days: int
+    fetched: bool  # the caller has had the released output
     erased: bool
     request: Any  # what was asked (messages, or the question), for the reviewer; None once erased
     output: Any  # the response the model made, as JSON; None once erased
@@ -121,7 +121,7 @@ class ReviewService:
                 **actor(principal), action="held", review=review_id, model=model, call_record=call_record
             )
         )
-        return Held(review_id, "pending", row.expires_at)
+        return Held(review_id, row.expires_at)
 
     async def result(self, principal: Principal, review_id: str) -> Review:
         """The review as its caller may see it: the released output once decided, never the draft. The
@@ -130,14 +130,14 @@ class ReviewService:
         same_case = principal.use_case is not None and principal.use_case.name == review.use_case
         if principal.key_id != review.requester and not same_case:
             raise NotFound(f"no review {review_id!r}", param="review_id")
-        if review.status in ("approved", "edited"):
+        if review.status in ("approved", "edited") and not review.fetched:
             async with self.database.session() as session, session.begin():
                 first = await session.execute(
                     update(ReviewRow)
                     .where(ReviewRow.id == review.id, ReviewRow.fetched_at.is_(None))
                     .values(fetched_at=datetime.now(UTC))
                 )
-            if getattr(first, "rowcount", 0):  # recorded once: when the output first reached someone
+            if affected(first):  # recorded once: when the output first reached someone
                 await self.audit.record(
                     ReviewStep(**actor(principal), action="released", review=review.id, model=review.model)
                 )
@@ -145,7 +145,7 @@ class ReviewService:
 
     # --- the reviewers' side -------------------------------------------------------------------------
     async def waiting(
-        self, reviewer: Principal, status: str = "pending", use_case: str | None = None, limit: int = 50
+        self, reviewer: Principal, status: Status = "pending", use_case: str | None = None, limit: int = 50
     ) -> list[Review]:
         """Oldest first, so that nothing waits longest by being last. A reviewer key bound to a use case
         sees that use case's items only."""
@@ -204,7 +204,7 @@ class ReviewService:
                     released=self.sealer.seal(released_bytes, review_id) if decision != "reject" else None,
                 )
             )
-        if not getattr(won, "rowcount", 0):
+        if not affected(won):
             await self._refuse_decision(review_id, reviewer.tenant.name, now)
         waited = (now - review.created_at).total_seconds()
         self.waits.labels(review.tenant, review.use_case, status).observe(waited)
@@ -220,7 +220,14 @@ class ReviewService:
                 output_hash=self.hasher(released_bytes) if decision == "edit" else None,
             )
         )
-        return await self._get(reviewer.tenant.name, review_id)
+        return replace(
+            review,
+            status=status,
+            decided_at=now,
+            reviewer=reviewer.key_id,
+            reason=reason,
+            released=released if decision != "reject" else None,
+        )
 
     async def _refuse_decision(self, review_id: str, tenant: str, now: datetime) -> None:
         current = await self._get(tenant, review_id)
@@ -254,7 +261,7 @@ class ReviewService:
         for review_id, row_tenant, use_case, model, created in expired:
             waited = (now - created).total_seconds()
             self.waits.labels(row_tenant, use_case, "expired").observe(waited)
-            who: Actor = {"tenant": row_tenant, "principal": _SYSTEM, "role": _SYSTEM, "use_case": use_case}
+            who = system(row_tenant, use_case=use_case)
             await self.audit.record(
                 ReviewStep(
                     **who, action="expired", review=review_id, model=model, waited_seconds=round(waited, 3)
@@ -280,15 +287,20 @@ class ReviewService:
                 .where(ReviewRow.erase_after <= now, ReviewRow.erased_at.is_(None))
                 .values(request=None, output=None, released=None, reason=None, erased_at=now)
             )
-        return int(getattr(erased, "rowcount", 0))
+        return affected(erased)
 
     async def _get(self, tenant: str, review_id: str) -> Review:
-        await self._expire(tenant)
-        async with self.database.session() as session:
-            row = await session.get(ReviewRow, review_id)
+        row = await self._row(review_id)
+        if row is not None and row.status == "pending" and aware(row.expires_at) <= datetime.now(UTC):
+            await self._expire(tenant)  # due: expired (and recorded) before anyone sees it
+            row = await self._row(review_id)
         if row is None or row.tenant != tenant:
             raise NotFound(f"no review {review_id!r}", param="review_id")
         return self._review(row)
+
+    async def _row(self, review_id: str) -> ReviewRow | None:
+        async with self.database.session() as session:
+            return await session.get(ReviewRow, review_id)
 
     def _review(self, row: ReviewRow) -> Review:
         def opened(sealed: bytes | None) -> Any:
@@ -301,7 +313,7 @@ class ReviewService:
             requester=row.requester,
             endpoint=row.endpoint,
             model=row.model,
-            status=row.status,
+            status=cast(Status, row.status),
             created_at=aware(row.created_at),
             expires_at=aware(row.expires_at),
             decided_at=aware(row.decided_at) if row.decided_at else None,
@@ -309,6 +321,7 @@ class ReviewService:
             reason=row.reason,
             call_record=row.record,
             retention_days=row.retention_days,
+            fetched=row.fetched_at is not None,
             erased=row.erased_at is not None,
             request=opened(row.request),
             output=opened(row.output),

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from souverain.governance.audit.chain import canonical, digest, timestamp
+from souverain.governance.audit.chain import INDEXED, Stored, canonical, digest, timestamp
 from souverain.governance.audit.events import Event
 
 Clock = Callable[[], datetime]
-COLUMNS = ("seq", "at", "kind", "tenant", "principal", "use_case", "status", "body", "prev_hash", "hash")
+COLUMNS = tuple(column.name for column in fields(Stored))
+
+
+def statements(placeholder: str) -> tuple[str, str]:
+    """The INSERT of a record and the UPDATE of the head, in a driver's parameter style."""
+    values = ", ".join([placeholder] * len(COLUMNS))
+    insert = f"INSERT INTO audit_records ({', '.join(COLUMNS)}) VALUES ({values})"
+    return insert, f"UPDATE audit_head SET seq = {placeholder}, hash = {placeholder} WHERE id = 1"
+
+
+def head_of(rows: list[tuple[Any, ...]]) -> tuple[Any, Any]:
+    """The new head after the rows: the last one's seq and hash."""
+    return rows[-1][0], rows[-1][-1]
 
 
 class Writer(Protocol):
@@ -38,7 +51,7 @@ def sealed(
         stamp = timestamp(moment)
         body = canonical({"seq": seq, "prev": prev, "at": stamp, "site": site} | event.fields())
         record_hash = digest(body)
-        indexed = (event.kind, event.tenant, event.principal, event.use_case, event.status)
+        indexed = tuple(getattr(event, column) for column in INDEXED)
         rows.append((seq, stored_at(moment, stamp), *indexed, body.decode(), prev, record_hash))
         prev = record_hash
     return rows

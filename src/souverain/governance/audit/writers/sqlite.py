@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from souverain.governance.audit.events import Event
-from souverain.governance.audit.writers.base import COLUMNS, Clock, sealed
+from souverain.governance.audit.writers.base import Clock, head_of, sealed, statements
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class SqliteWriter:
     for the lock while another writer holds it (another process, or this one's SQLAlchemy connections),
     and the checkpoints, which copy the write-ahead log into the database and fsync both."""
 
-    _INSERT = f"INSERT INTO audit_records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    _INSERT, _HEAD = statements("?")
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -72,8 +72,7 @@ class SqliteWriter:
             seq, prev = connection.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
             rows = sealed(site, int(seq), str(prev), events, clock, _sqlite_at)
             connection.executemany(self._INSERT, rows)
-            head = (rows[-1][0], rows[-1][-1])
-            connection.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", head)
+            connection.execute(self._HEAD, head_of(rows))
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:

@@ -17,6 +17,7 @@ from rich.table import Table
 from souverain import __version__, logs
 from souverain.app import DEMO_TENANT, build_services, create_app, running
 from souverain.cli_audit import audit_app
+from souverain.cli_privacy import privacy_app
 from souverain.cli_support import ConfigOption, deployment_of, err, opened_store, out, run, settings_for
 from souverain.cli_usage import usage_app
 from souverain.cli_usecases import usecases_app
@@ -38,6 +39,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(audit_app, name="audit")
 app.add_typer(usecases_app, name="usecases")
 app.add_typer(usage_app, name="usage")
+app.add_typer(privacy_app, name="privacy")
 
 
 async def _with_keys(settings: Settings, deployment: Deployment, action: Any) -> Any:

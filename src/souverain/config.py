@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from souverain import jurisdictions
+from souverain.config_privacy import PiiPolicy, PrivacyConfig, RetentionConfig, pii_problems
 from souverain.errors import ConfigError, Problem
 
 DEFAULT_LEVELS = ["PUBLIC", "INTERNAL", "RESTRICTED", "CONFIDENTIAL", "SECRET"]
@@ -199,6 +200,14 @@ class TenantConfig(_Strict):
         default_factory=list,
         description="Its registered use cases; keys bound to one record it in each event.",
     )
+    pii: PiiPolicy = Field(
+        default_factory=PiiPolicy,
+        description="Personal data: what may reach a model as is, masked, pseudonymised or not at all.",
+    )
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig,
+        description="How long its conversations, records and documents are kept.",
+    )
 
 
 class KnowledgeConfig(_Strict):
@@ -257,6 +266,9 @@ class Deployment(_Strict):
     energy: EnergyConfig = Field(
         default_factory=EnergyConfig,
         description="Energy per token of each model, for the estimates of usage reports.",
+    )
+    privacy: PrivacyConfig = Field(
+        default_factory=PrivacyConfig, description="How personal data is found (person names)."
     )
 
     def rank(self, level: str) -> int:
@@ -438,6 +450,7 @@ def _check_tenant(path: str, tenant: TenantConfig, deployment: Deployment) -> li
     if problems:
         return problems
     problems += _duplicates(f"{path}.use_cases", [case.name for case in tenant.use_cases], ".name")
+    problems += pii_problems(f"{path}.pii", tenant.pii)
     for index, case in enumerate(tenant.use_cases):
         problems += use_case_problems(f"{path}.use_cases[{index}]", case, tenant)
     admitted = jurisdictions.expand(tenant.residency)

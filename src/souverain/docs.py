@@ -22,6 +22,7 @@ from souverain.config import (
     SiteConfig,
     TenantConfig,
 )
+from souverain.config_privacy import OutputPolicy, PiiPolicy, PrivacyConfig, RetentionConfig
 
 EXAMPLE = """\
 site: {name: lu-gov-1, jurisdiction: LU}
@@ -147,8 +148,12 @@ def render_configuration() -> str:
         ("`backends[]`", BackendConfig),
         ("`tenants[]`", TenantConfig),
         ("`tenants[].limits`", Limits),
+        ("`tenants[].pii`", PiiPolicy),
+        ("`tenants[].pii.output`", OutputPolicy),
+        ("`tenants[].retention`", RetentionConfig),
         ("`knowledge`", KnowledgeConfig),
         ("`energy`", EnergyConfig),
+        ("`privacy`", PrivacyConfig),
     ):
         sections += [f"### {title}", "", *_schema_table(model), ""]
     return "\n".join(sections)

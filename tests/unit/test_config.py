@@ -417,18 +417,22 @@ def test_a_file_with_mistakes_names_the_file_and_the_key_path(tmp_path: Path) ->
 # --- the documented examples -------------------------------------------------------------------------
 
 
-def test_the_design_example_is_valid_but_for_its_pii_policy(tmp_path: Path) -> None:
+def test_the_design_example_is_valid_with_its_pii_policy(tmp_path: Path) -> None:
     path = tmp_path / "deploy.yaml"
-    path.write_text(DESIGN_EXAMPLE_WITHOUT_PII, encoding="utf-8")
+    path.write_text(DESIGN_EXAMPLE, encoding="utf-8")
     deployment = load_deployment(path, kind_infos())
     assert deployment.backends[0].max_classification == "RESTRICTED"
+    policy = deployment.tenants[0].pii
+    assert (policy.action("IBAN"), policy.action("PERSON")) == ("block", "pseudonymise")
 
-    # Personal-data policies come with the privacy module; until then a `pii` policy is refused rather
-    # than accepted and silently not enforced.
-    path.write_text(DESIGN_EXAMPLE, encoding="utf-8")
+
+def test_a_pii_policy_naming_an_unknown_type_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "deploy.yaml"
+    path.write_text(DESIGN_EXAMPLE.replace("iban: block", "ibna: block"), encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_deployment(path, kind_infos())
-    assert "tenants[0].pii" in caught.value.message
+    assert "tenants[0].pii.types.IBNA" in caught.value.message
+    assert "unknown type of personal data" in caught.value.message
 
 
 def test_the_reference_example_is_valid(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

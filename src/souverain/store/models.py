@@ -217,3 +217,25 @@ class ReviewRow(Base):
     request: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # sealed: what was asked
     output: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # sealed: what the model said
     released: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # sealed: what was released
+
+
+class SubjectMentionRow(Base):
+    """A data subject (a keyed hash of an identifier, e-mail, phone number or name, never the value)
+    mentioned by a document and one of its chunks, or by a stored answer or review: what a request for
+    access or erasure looks up."""
+
+    __tablename__ = "subject_mentions"
+    __table_args__ = (Index("ix_subject_mentions_subject", "tenant", "subject"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(63))
+    subject: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(32))
+    document_id: Mapped[str | None] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    chunk_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chunks.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    answer_id: Mapped[str | None] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"), nullable=True)
+    review_id: Mapped[str | None] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), nullable=True)

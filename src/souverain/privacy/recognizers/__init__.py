@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from souverain.config_privacy import PrivacyConfig
+from souverain.privacy.analyzer import Analyzer
 from souverain.privacy.base import Recognizer
 from souverain.privacy.recognizers.email import EmailRecognizer
 
 
-def recognizers() -> list[Recognizer]:
+def recognizers(config: PrivacyConfig) -> list[Recognizer]:
     return [EmailRecognizer()]
+
+
+def build_analyzer(config: PrivacyConfig) -> Analyzer:
+    """The site's analyzer. Built once by `create_app` (or a CLI command) and shared: recognizers that
+    load models do so on first use, once."""
+    return Analyzer(recognizers(config), min_score=config.min_score)

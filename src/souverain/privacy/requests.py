@@ -11,7 +11,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import orjson
 from sqlalchemy import delete, select, update
@@ -113,16 +113,16 @@ class SubjectRequests:
         return export
 
     async def erase(
-        self, tenant: TenantConfig, value: str, by: Actor, mode: Mode | None = None
+        self, tenant: TenantConfig, value: str, by: Actor, mode: str | None = None
     ) -> dict[str, Any]:
         """Erase the subject from every document, stored answer and held output of the tenant; returns the
-        certificate, recorded in the audit log before it is returned."""
+        certificate, recorded in the audit log before it is returned. `mode`: the tenant's by default."""
         mode = mode or tenant.pii.erasure
         if mode not in ("delete", "redact"):
             raise InvalidRequest("mode must be `delete` or `redact`", param="mode")
         found = await self._find(tenant, value)
         documents = await erase_documents(
-            self.knowledge, tenant, self.subjects, found.subjects, value, mode, found.document_ids
+            self.knowledge, tenant, self.subjects, found.subjects, value, cast(Mode, mode), found.document_ids
         )
         now = datetime.now(UTC)
         async with self.database.session() as session, session.begin():

@@ -206,3 +206,16 @@ async def test_an_empty_subject_is_refused_naming_the_field(services: Services) 
         with pytest.raises(InvalidRequest) as refused:
             await services.subject_requests.erase(tenant, value, operator(tenant.name))
         assert refused.value.param == "subject"
+
+
+async def test_a_deleted_document_takes_its_mentions_with_it(services: Services) -> None:
+    ids = await fill(services)
+    tenant = services.deployment.tenants[0]
+    await services.knowledge.delete_document(tenant, "SECRET", ids["claim"])
+    async with services.database.session() as session:
+        left = await session.scalar(
+            select(func.count())
+            .select_from(SubjectMentionRow)
+            .where(SubjectMentionRow.document_id == ids["claim"])
+        )
+    assert left == 0

@@ -23,6 +23,7 @@ from souverain.api.routes import audit as audit_routes
 from souverain.api.routes import knowledge as knowledge_routes
 from souverain.api.routes import openai as openai_routes
 from souverain.api.routes import reviews as reviews_routes
+from souverain.api.routes import subjects as subjects_routes
 from souverain.api.routes import usage as usage_routes
 from souverain.config import (
     EMBEDDED_EMBEDDING_MODEL,
@@ -53,6 +54,9 @@ from souverain.knowledge.index.sqlite import SqliteIndex
 from souverain.knowledge.recorded import RecordedKnowledge
 from souverain.knowledge.search import Searcher
 from souverain.knowledge.service import KnowledgeService
+from souverain.privacy.recognizers import build_analyzer
+from souverain.privacy.requests import SubjectRequests
+from souverain.privacy.subjects import SubjectHasher, Subjects
 from souverain.store.database import Database
 from souverain.tenancy.keys import KeyService
 from souverain.tenancy.limits.base import RateLimiter
@@ -128,11 +132,13 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
     site_key = audit_key(settings)
     hasher = ContentHasher(site_key)
     gateway = Gateway(deployment, router, limiter, metrics, audit, hasher)
+    sealer = Sealer(site_key)
+    subjects = Subjects(build_analyzer(deployment.privacy), SubjectHasher(site_key))
     reviews = ReviewService(
-        database, audit, hasher, Sealer(site_key), metrics.reviews_held, metrics.review_wait
+        database, audit, hasher, sealer, metrics.reviews_held, metrics.review_wait, subjects
     )
     index: SearchIndex = SqliteIndex() if database.is_sqlite else PostgresIndex()
-    knowledge = KnowledgeService(database, deployment, gateway, index)
+    knowledge = KnowledgeService(database, deployment, gateway, index, subjects)
     searcher = Searcher(knowledge)
     answerer = Answerer(searcher)
     return Services(
@@ -152,6 +158,7 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
         audit=audit,
         answerer=answerer,
         recorded_knowledge=RecordedKnowledge(knowledge, searcher, answerer, audit, hasher),
+        subject_requests=SubjectRequests(knowledge, subjects, sealer, audit),
     )
 
 
@@ -217,6 +224,7 @@ def create_app(settings: Settings, deployment: Deployment | None = None) -> Fast
     app.include_router(usage_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(reviews_routes.router)
+    app.include_router(subjects_routes.router)
     app.include_router(ops.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

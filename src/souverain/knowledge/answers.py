@@ -7,6 +7,7 @@ each sentence is checked against the passages it cites. Every answer keeps an ex
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -22,7 +23,8 @@ from souverain.errors import NotFound
 from souverain.knowledge.languages import folded
 from souverain.knowledge.search import Result, Retrieval, Searcher
 from souverain.knowledge.sentences import sentence_spans
-from souverain.store.models import AnswerRow
+from souverain.privacy.subjects import strings_in
+from souverain.store.models import AnswerRow, SubjectMentionRow
 from souverain.tenancy.principal import Principal
 
 EXTRACTIVE = "extractive"  # the model named for answers quoted from the sources, with no generative model
@@ -331,8 +333,23 @@ class Answerer:
             created_at=datetime.now(UTC),
             explanation_json=orjson.dumps(answer.explanation).decode(),
         )
+        subjects = self.knowledge.subjects
+        # The explanation quotes the passages (and the model's sentences): whoever they mention, the
+        # stored answer mentions too, and goes when they are erased.
+        mentioned = (
+            await asyncio.to_thread(subjects.in_texts, list(strings_in(answer.explanation)))
+            if subjects is not None
+            else set()
+        )
         async with self.knowledge.database.session() as session, session.begin():
             session.add(row)
+            await session.flush()
+            session.add_all(
+                SubjectMentionRow(
+                    tenant=row.tenant, subject=subject, type=entity_type.value, answer_id=row.id
+                )
+                for subject, entity_type in mentioned
+            )
 
     async def explanation(self, principal: Principal, answer_id: str) -> dict[str, Any]:
         async with self.knowledge.database.session() as session:

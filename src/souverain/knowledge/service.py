@@ -27,8 +27,9 @@ from souverain.knowledge.chunking import ChunkDraft, chunk_document, detect_lang
 from souverain.knowledge.index.base import SearchIndex
 from souverain.knowledge.parsing.base import DocumentRejected, ParsedDocument
 from souverain.knowledge.parsing.registry import parser_for
+from souverain.privacy.subjects import Subjects, strings_in
 from souverain.store.database import Database, affected
-from souverain.store.models import ChunkRow, CollectionRow, DocumentRow
+from souverain.store.models import ChunkRow, CollectionRow, DocumentRow, SubjectMentionRow
 
 EMBEDDING_BATCH = 64
 
@@ -71,13 +72,19 @@ class RemovedDocument(Removed):
 
 class KnowledgeService:
     def __init__(
-        self, database: Database, deployment: Deployment, gateway: Gateway, index: SearchIndex
+        self,
+        database: Database,
+        deployment: Deployment,
+        gateway: Gateway,
+        index: SearchIndex,
+        subjects: Subjects | None = None,
     ) -> None:
         self.database = database
         self.deployment = deployment
         self.gateway = gateway
         self.index = index
         self.settings = deployment.knowledge
+        self.subjects = subjects  # None: no data subject is recorded (a store without privacy features)
 
     # --- collections --------------------------------------------------------------------------------
     async def create_collection(
@@ -172,7 +179,7 @@ class KnowledgeService:
             return Ingested(existing, "unchanged", 0)
         level = self._document_level(collection, upload.classification, clearance)
         parsed, language, drafts = await asyncio.to_thread(self._prepare, upload)
-        vectors = await self._embed(tenant, [draft.text for draft in drafts], level)
+        vectors = await self.embed(tenant, [draft.text for draft in drafts], level)
         document = DocumentRow(
             id=secrets.token_hex(8),
             tenant=tenant.name,
@@ -192,12 +199,25 @@ class KnowledgeService:
         chunks = [
             self._chunk_row(document, draft, vector) for draft, vector in zip(drafts, vectors, strict=True)
         ]
+        mentions = await asyncio.to_thread(self._mentions, document, drafts)
         try:
             async with self.database.session() as session, session.begin():
                 session.add(document)
                 await session.flush()
                 session.add_all(chunks)
                 await session.flush()
+                # In the document's own transaction: a document is never searchable before the people it
+                # mentions can be found, and so erased.
+                session.add_all(
+                    SubjectMentionRow(
+                        tenant=tenant.name,
+                        subject=subject,
+                        type=entity_type,
+                        document_id=document.id,
+                        chunk_id=chunks[position].id if position is not None else None,
+                    )
+                    for subject, entity_type, position in mentions
+                )
                 await self.index.added(session, chunks)
                 await self._touch(session, collection.id)
         except IntegrityError:
@@ -218,7 +238,23 @@ class KnowledgeService:
             raise DocumentRejected("the document has no extractable text", code="no_extractable_text")
         return parsed, language, drafts
 
-    async def _embed(self, tenant: TenantConfig, texts: list[str], level: str) -> np.ndarray:
+    def _mentions(self, document: DocumentRow, drafts: list[ChunkDraft]) -> list[tuple[str, str, int | None]]:
+        """(subject, type, position of the chunk) for each subject each chunk mentions; position None for
+        the document's title, file name and metadata."""
+        if self.subjects is None:
+            return []
+        described = [document.title, document.filename, *strings_in(json.loads(document.metadata_json))]
+        found: list[tuple[str, str, int | None]] = [
+            (subject, entity_type.value, None)
+            for subject, entity_type in self.subjects.in_texts(described, document.language)
+        ]
+        for position, draft in enumerate(drafts):
+            in_chunk = self.subjects.in_texts([draft.text], document.language)
+            found += [(subject, entity_type.value, position) for subject, entity_type in in_chunk]
+        return found
+
+    async def embed(self, tenant: TenantConfig, texts: list[str], level: str) -> np.ndarray:
+        """Passages' vectors, through the gateway: only a backend the tenant's residency allows."""
         batches = [
             await self.gateway.embed_texts(
                 tenant,

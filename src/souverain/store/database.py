@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -61,6 +62,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # at 100,000 chunks and takes 10 ms mapped. This is address space, not memory: the pages are the
     # operating system's file cache, shared by every connection.
     cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+    # Deleted content is overwritten with zeros rather than left in free space: after a data subject is
+    # erased, their identifiers must not be readable in the file's bytes (docs/privacy.md).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -95,12 +99,39 @@ class Database:
         finally:
             sync_engine.dispose()
 
+    async def reclaim(self, tables: tuple[str, ...]) -> bool:
+        """Leave no copy of deleted rows in the store's files; False if that could not be finished now.
+
+        SQLite (secure_delete already zeroed them in the database): the write-ahead log still holds the
+        pages as they were, so it is checkpointed and truncated. PostgreSQL: the tables are vacuumed, so
+        dead rows leave their pages and indexes (dumps and replicas never had them)."""
+        if self.is_sqlite:
+            async with self.engine.connect() as connection:
+                for _ in range(50):  # a reader in the middle of a transaction holds the log: wait for it
+                    checkpoint = await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                    busy = checkpoint.scalar()
+                    if not busy:
+                        return True
+                    await asyncio.sleep(0.1)
+            return False
+        async with self.engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            for table in tables:
+                await connection.exec_driver_sql(f"VACUUM {_identifier(table)}")
+        return True
+
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def _identifier(name: str) -> str:
+    if not name.isidentifier():
+        raise ValueError(f"not a table name: {name!r}")
+    return name
 
 
 def aware(moment: datetime) -> datetime:

@@ -204,3 +204,36 @@ class DocumentChange(Event):
     documents: int = 0  # added or removed: 0 for an upload of bytes already there
     chunks: int = 0  # added or removed
     decisions: tuple[str, ...] = ()  # the refusal's code, "refused:classification_violation"
+
+
+# --- data subjects' requests ---------------------------------------------------------------------------
+# A subject is named by its keyed hashes (privacy/subjects.py), never by the value a person typed.
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubjectAccess(Event):
+    """What was found, and handed over, for a data subject's request for access (GDPR art. 15)."""
+
+    kind: ClassVar[str] = "subject_access"
+
+    subjects: tuple[str, ...]  # the keyed hashes looked up
+    documents: int = 0
+    chunks: int = 0
+    answers: int = 0
+    reviews: int = 0
+    withheld: int = 0  # documents above the requesting key's clearance: counted, not handed over
+
+
+@dataclass(frozen=True, kw_only=True)
+class Erasure(Event):
+    """A data subject erased (GDPR art. 17): the certificate's content, by id, without the value."""
+
+    kind: ClassVar[str] = "erasure"
+
+    certificate: str  # the certificate's id
+    mode: str  # "delete" or "redact"
+    subjects: tuple[str, ...]
+    document_ids: tuple[str, ...] = ()  # deleted, or redacted in place
+    chunks: int = 0
+    answer_ids: tuple[str, ...] = ()  # stored answers deleted
+    review_ids: tuple[str, ...] = ()  # held outputs whose sealed content was erased

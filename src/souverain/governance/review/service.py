@@ -22,8 +22,9 @@ from souverain.errors import Conflict, Gone, InvalidRequest, NotFound
 from souverain.governance.audit.events import ContentHasher, ReviewStep, actor, system
 from souverain.governance.audit.log import AuditLog
 from souverain.governance.review.sealing import Sealer
+from souverain.privacy.subjects import Subjects, strings_in
 from souverain.store.database import Database, affected, aware
-from souverain.store.models import ReviewRow
+from souverain.store.models import ReviewRow, SubjectMentionRow
 from souverain.tenancy.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,9 @@ class ReviewService:
         sealer: Sealer,
         held: Counter,
         waits: Histogram,
+        subjects: Subjects | None = None,
     ) -> None:
+        self.subjects = subjects  # who held outputs mention, found before they are sealed
         self.database = database
         self.audit = audit
         self.hasher = hasher
@@ -113,8 +116,14 @@ class ReviewService:
             request=self.sealer.seal(orjson.dumps(request), review_id),
             output=self.sealer.seal(output, review_id),
         )
+        mentioned = await asyncio.to_thread(self._mentioned, request, output)
         async with self.database.session() as session, session.begin():
             session.add(row)
+            await session.flush()
+            session.add_all(
+                SubjectMentionRow(tenant=row.tenant, subject=subject, type=entity_type, review_id=review_id)
+                for subject, entity_type in mentioned
+            )
         self.held.labels(row.tenant, row.use_case).inc()
         await self.audit.record(
             ReviewStep(
@@ -122,6 +131,17 @@ class ReviewService:
             )
         )
         return Held(review_id, row.expires_at)
+
+    def _mentioned(self, request: Any, output: bytes) -> set[tuple[str, str]]:
+        """The subjects the plaintext mentions: once sealed, nothing can be searched in it."""
+        if self.subjects is None:
+            return set()
+        try:
+            said: Any = orjson.loads(output)
+        except orjson.JSONDecodeError:  # a backend's odd body is held as it came: read it as text
+            said = output.decode(errors="replace")
+        texts = [*strings_in(request), *strings_in(said)]
+        return {(subject, entity_type.value) for subject, entity_type in self.subjects.in_texts(texts)}
 
     async def result(self, principal: Principal, review_id: str) -> Review:
         """The review as its caller may see it: the released output once decided, never the draft. The

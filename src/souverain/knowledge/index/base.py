@@ -42,6 +42,12 @@ class SearchIndex(Protocol):
     async def added(self, session: AsyncSession, chunks: list[ChunkRow]) -> None:
         """Called in the transaction that inserts a document's chunks, after they have ids."""
 
+    async def rewritten(self, session: AsyncSession, before: dict[int, str]) -> None:
+        """Called in the transaction that changed these chunks' text (by id: their text before)."""
+
+    async def compact(self, session: AsyncSession) -> None:
+        """Drop what the index still keeps of removed or rewritten text (after an erasure)."""
+
     async def lexical(
         self, session: AsyncSession, scope: Scope, query: str, language: str, limit: int
     ) -> list[Hit]:

@@ -132,6 +132,12 @@ class PostgresIndex:
             {"ids": ids, "configs": configs},
         )
 
+    async def rewritten(self, session: AsyncSession, before: dict[int, str]) -> None:
+        return None  # `tsv` is generated from the text: rewriting the text rewrote it
+
+    async def compact(self, session: AsyncSession) -> None:
+        return None  # the GIN index forgets dead rows when the table is vacuumed (Database.reclaim)
+
     async def lexical(
         self, session: AsyncSession, scope: Scope, query: str, language: str, limit: int
     ) -> list[Hit]:

@@ -51,6 +51,25 @@ class SqliteIndex:
     async def added(self, session: AsyncSession, chunks: list[ChunkRow]) -> None:
         return None  # triggers fill the FTS5 table; vectors reload on the next version check
 
+    async def rewritten(self, session: AsyncSession, before: dict[int, str]) -> None:
+        # The triggers cover inserts and deletes only: an external-content FTS5 table must be told the
+        # old text to unindex it, then the new one.
+        for chunk_id, old_text in before.items():
+            await session.execute(
+                text("INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', :id, :old)"),
+                {"id": chunk_id, "old": old_text},
+            )
+            await session.execute(
+                text("INSERT INTO chunks_fts(rowid, text) SELECT id, text FROM chunks WHERE id = :id"),
+                {"id": chunk_id},
+            )
+
+    async def compact(self, session: AsyncSession) -> None:
+        # A deletion only adds a tombstone: the words stay in older segments until they are merged.
+        # 'optimize' merges every segment into one, leaving nothing of what was deleted.
+        await session.execute(text("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')"))
+        self._word_counts, self._counted_at = {}, None
+
     async def lexical(
         self, session: AsyncSession, scope: Scope, query: str, language: str, limit: int
     ) -> list[Hit]:

@@ -1,0 +1,159 @@
+"""Finds identifiers however people split them ("59-119/9013", "1 85 05 78 006 084 36") in one pass.
+
+Numbers are cut into tokens (runs of letters and digits) joined by one separator each. Every run of up
+to `MAX_TOKENS` consecutive tokens is a candidate; its compacted length picks the few formats that
+could fit (an index, so a 9-digit candidate never meets a 13-digit validator), the longest valid
+candidate wins and the search goes on after it. Each token starts at most `MAX_TOKENS` candidates:
+linear in the length of the text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+
+from souverain.privacy.context_words import ContextIndex, context_pattern
+from souverain.privacy.entities import Entity
+from souverain.privacy.formats import SCORES, IdentifierFormat, Strength
+
+# A token: ASCII letters and digits with at least one digit, or a short upper-case word that may be a
+# prefix or a check letter ("FR", "ATU", "Z"); never glued to other word characters ("é123").
+# Words without digits are skipped by the regular expression itself, so prose costs almost nothing.
+_TOKEN = re.compile(r"(?<!\w)(?:[A-Za-z]*\d[A-Za-z0-9]*|[A-Z]{1,3})(?!\w)")
+# What may join two tokens of one number: "85.07.30-033.28", "59-119/9013", "880320+0016".
+_JOINERS = frozenset(" .-/+")
+MAX_TOKENS = 10  # an IBAN written in groups of four: up to 9 groups
+LONG_RUN = 3 * MAX_TOKENS
+
+
+class FormatMatcher:
+    """Finds the numbers of `formats` in a (folded) text and reports them as `recognizer`. Findings that
+    could not reach `min_score` are not looked for: a weak format is validated only near its context."""
+
+    def __init__(
+        self,
+        recognizer: str,
+        formats: Sequence[IdentifierFormat],
+        context_words: Mapping[str, tuple[str, ...]],
+        min_score: float = 0.0,
+    ) -> None:
+        self.recognizer = recognizer
+        self.min_score = min_score
+        by_length: defaultdict[int, list[IdentifierFormat]] = defaultdict(list)
+        for identifier_format in formats:
+            for length in identifier_format.lengths:
+                by_length[length].append(identifier_format)
+        self._by_length = {length: tuple(found) for length, found in by_length.items()}
+        self._max_length = max(self._by_length)
+        # The best score a number of each length can reach with no context word near, written the way
+        # people write it, standing alone or among other numbers: lengths that cannot reach min_score
+        # are skipped at once where no context word is near (most numbers in a long digit dump).
+        self._ceiling = {
+            length: max(SCORES[_strength(identifier_format, True, False)][0] for identifier_format in found)
+            for length, found in self._by_length.items()
+        }
+        self._ceiling_inside = {
+            length: max(SCORES[_strength(identifier_format, True, True)][0] for identifier_format in found)
+            for length, found in self._by_length.items()
+        }
+        subtypes_by_word: defaultdict[str, list[str]] = defaultdict(list)
+        for identifier_format in formats:
+            for word in context_words.get(identifier_format.subtype, ()):
+                subtypes_by_word[word.lower()].append(identifier_format.subtype)
+        self._subtypes_by_word = {word: tuple(subtypes) for word, subtypes in subtypes_by_word.items()}
+        self._context = context_pattern(self._subtypes_by_word)
+
+    def find(self, text: str) -> Iterator[Entity]:
+        starts: list[int] = []
+        ends: list[int] = []
+        values: list[str] = []
+        for match in _TOKEN.finditer(text):
+            value = match.group()
+            usable = len(value) <= self._max_length
+            joined = bool(ends) and match.start() == ends[-1] + 1 and text[ends[-1]] in _JOINERS
+            if values and not (usable and joined):
+                yield from self._find_in_run(text, starts, ends, values)
+                starts, ends, values = [], [], []
+            if usable:
+                starts.append(match.start())
+                ends.append(match.end())
+                values.append(value.upper())
+        if values:
+            yield from self._find_in_run(text, starts, ends, values)
+
+    def _find_in_run(
+        self, text: str, starts: list[int], ends: list[int], values: list[str]
+    ) -> Iterator[Entity]:
+        context = ContextIndex(self._context, self._subtypes_by_word, text, starts[0], ends[-1])
+        # A longer run than any number is written in is a dump of digits (a table flattened to text, a
+        # hex dump): there numbers are looked for token by token, not in every combination.
+        most_tokens = MAX_TOKENS if len(values) <= LONG_RUN else 1
+        first = 0
+        while first < len(values):
+            # Candidate ends whose compacted length some format has, longest first.
+            fitting: list[int] = []
+            length = 0
+            any_context = context.near(None, starts[first], ends[min(len(values), first + most_tokens) - 1])
+            for last in range(first, min(len(values), first + most_tokens)):
+                length += len(values[last])
+                if length > self._max_length:
+                    break
+                ceiling = self._ceiling_inside if first > 0 or last + 1 < len(values) else self._ceiling
+                if length in self._by_length and (any_context or ceiling[length] >= self.min_score):
+                    fitting.append(last)
+            for last in reversed(fitting):
+                # A part of a longer number joined by a dot, dash or slash is not a number of its own.
+                if (first > 0 and text[starts[first] - 1] != " ") or (
+                    last + 1 < len(values) and text[ends[last]] != " "
+                ):
+                    continue
+                inside = (first > 0 and not values[first - 1].isalpha()) or (
+                    last + 1 < len(values) and not values[last + 1].isalpha()
+                )
+                compact = "".join(values[first : last + 1])
+                entity = self._best(text, context, starts[first], ends[last], compact, inside)
+                if entity is not None:
+                    yield entity
+                    first = last
+                    break
+            first += 1
+
+    def _best(
+        self, text: str, context: ContextIndex, start: int, end: int, compact: str, inside: bool
+    ) -> Entity | None:
+        best: Entity | None = None
+        for identifier_format in self._by_length[len(compact)]:
+            if identifier_format.shape.fullmatch(compact) is None:
+                continue
+            written = text[start:end]
+            as_written = identifier_format.written is not None and identifier_format.written.fullmatch(
+                written
+            )
+            strength = _strength(identifier_format, bool(as_written), inside)
+            without_context, with_context = SCORES[strength]
+            score = with_context if context.near(identifier_format.subtype, start, end) else without_context
+            if score <= 0 or score < self.min_score or (best is not None and score <= best.score):
+                continue  # checked before validating: validators cost more than everything else here
+            candidate = _with_dashes(written) if identifier_format.keeps_dash else compact
+            if identifier_format.validate(candidate):
+                best = Entity(
+                    identifier_format.type, start, end, score, self.recognizer, identifier_format.subtype
+                )
+        return best
+
+
+def _strength(identifier_format: IdentifierFormat, as_written: bool, inside: bool) -> Strength:
+    """A format's strength, one higher when written its characteristic way, one lower when the number
+    sits between other numbers (a phone number, a list, a table row)."""
+    strength = identifier_format.strength
+    if as_written and identifier_format.written is not None:
+        strength = Strength(min(Strength.STRONG, strength + 1))
+    if inside:
+        strength = Strength(max(Strength.CONTEXT_ONLY, strength - 1))
+    return strength
+
+
+def _with_dashes(written: str) -> str:
+    """The number as written with only the separators that never mean anything removed."""
+    return written.replace(" ", "").replace(".", "").replace("/", "").upper()

@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 
-from souverain.privacy.context_words import ContextIndex, context_pattern
+from souverain.privacy.context_words import LANGUAGE_COUNTRIES, ContextIndex, context_pattern
 from souverain.privacy.entities import Entity
 from souverain.privacy.formats import SCORES, IdentifierFormat, Strength
 
@@ -64,7 +64,8 @@ class FormatMatcher:
         self._subtypes_by_word = {word: tuple(subtypes) for word, subtypes in subtypes_by_word.items()}
         self._context = context_pattern(self._subtypes_by_word)
 
-    def find(self, text: str) -> Iterator[Entity]:
+    def find(self, text: str, language: str | None = None) -> Iterator[Entity]:
+        countries = LANGUAGE_COUNTRIES.get((language or "").split("-")[0].lower(), frozenset())
         starts: list[int] = []
         ends: list[int] = []
         values: list[str] = []
@@ -73,17 +74,17 @@ class FormatMatcher:
             usable = len(value) <= self._max_length
             joined = bool(ends) and match.start() == ends[-1] + 1 and text[ends[-1]] in _JOINERS
             if values and not (usable and joined):
-                yield from self._find_in_run(text, starts, ends, values)
+                yield from self._find_in_run(text, starts, ends, values, countries)
                 starts, ends, values = [], [], []
             if usable:
                 starts.append(match.start())
                 ends.append(match.end())
                 values.append(value.upper())
         if values:
-            yield from self._find_in_run(text, starts, ends, values)
+            yield from self._find_in_run(text, starts, ends, values, countries)
 
     def _find_in_run(
-        self, text: str, starts: list[int], ends: list[int], values: list[str]
+        self, text: str, starts: list[int], ends: list[int], values: list[str], countries: frozenset[str]
     ) -> Iterator[Entity]:
         context = ContextIndex(self._context, self._subtypes_by_word, text, starts[0], ends[-1])
         # A longer run than any number is written in is a dump of digits (a table flattened to text, a
@@ -112,7 +113,7 @@ class FormatMatcher:
                     last + 1 < len(values) and not values[last + 1].isalpha()
                 )
                 compact = "".join(values[first : last + 1])
-                entity = self._best(text, context, starts[first], ends[last], compact, inside)
+                entity = self._best(text, context, starts[first], ends[last], compact, inside, countries)
                 if entity is not None:
                     yield entity
                     first = last
@@ -120,7 +121,14 @@ class FormatMatcher:
             first += 1
 
     def _best(
-        self, text: str, context: ContextIndex, start: int, end: int, compact: str, inside: bool
+        self,
+        text: str,
+        context: ContextIndex,
+        start: int,
+        end: int,
+        compact: str,
+        inside: bool,
+        countries: frozenset[str],
     ) -> Entity | None:
         best: Entity | None = None
         for identifier_format in self._by_length[len(compact)]:
@@ -133,8 +141,12 @@ class FormatMatcher:
             strength = _strength(identifier_format, bool(as_written), inside)
             without_context, with_context = SCORES[strength]
             score = with_context if context.near(identifier_format.subtype, start, end) else without_context
-            if score <= 0 or score < self.min_score or (best is not None and score <= best.score):
-                continue  # checked before validating: validators cost more than everything else here
+            # Checked before validating: validators cost more than everything else here. A tie goes to
+            # the first format, unless the text's language names the other's country.
+            if score <= 0 or score < self.min_score or (best is not None and score < best.score):
+                continue
+            if best is not None and score == best.score and _country(identifier_format) not in countries:
+                continue
             candidate = _with_dashes(written) if identifier_format.keeps_dash else compact
             if identifier_format.validate(candidate):
                 best = Entity(
@@ -152,6 +164,10 @@ def _strength(identifier_format: IdentifierFormat, as_written: bool, inside: boo
     if inside:
         strength = Strength(max(Strength.CONTEXT_ONLY, strength - 1))
     return strength
+
+
+def _country(identifier_format: IdentifierFormat) -> str:
+    return identifier_format.subtype.split(".")[0]
 
 
 def _with_dashes(written: str) -> str:

@@ -134,6 +134,35 @@ CONTEXT_WORDS: Mapping[str, tuple[str, ...]] = {
     "luhn": _CARD,
 }
 
+# Where formats of two countries accept the same numbers with the same score (Czech and Slovak birth
+# numbers, Estonian and Lithuanian personal codes), the text's language picks the country.
+LANGUAGE_COUNTRIES: Mapping[str, frozenset[str]] = {
+    "bg": frozenset({"bg"}),
+    "cs": frozenset({"cz"}),
+    "da": frozenset({"dk"}),
+    "de": frozenset({"de", "at", "lu"}),
+    "el": frozenset({"gr", "cy"}),
+    "es": frozenset({"es"}),
+    "et": frozenset({"ee"}),
+    "fi": frozenset({"fi"}),
+    "fr": frozenset({"fr", "be", "lu"}),
+    "ga": frozenset({"ie"}),
+    "hr": frozenset({"hr"}),
+    "hu": frozenset({"hu"}),
+    "it": frozenset({"it"}),
+    "lb": frozenset({"lu"}),
+    "lt": frozenset({"lt"}),
+    "lv": frozenset({"lv"}),
+    "mt": frozenset({"mt"}),
+    "nl": frozenset({"nl", "be"}),
+    "pl": frozenset({"pl"}),
+    "pt": frozenset({"pt"}),
+    "ro": frozenset({"ro"}),
+    "sk": frozenset({"sk"}),
+    "sl": frozenset({"si"}),
+    "sv": frozenset({"se", "fi"}),
+}
+
 WINDOW_BEFORE = 48  # characters looked at before the number: "Steuernummer (Finanzamt Wien): "
 WINDOW_AFTER = 16  # and after it: "44051401359 (PESEL)"
 

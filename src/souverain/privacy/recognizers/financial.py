@@ -19,4 +19,4 @@ class FinancialRecognizer:
         self._matcher = FormatMatcher(self.name, FINANCIAL_FORMATS, CONTEXT_WORDS, min_score)
 
     def find(self, text: str, language: str | None) -> Iterator[Entity]:
-        return self._matcher.find(text)
+        return self._matcher.find(text, language)

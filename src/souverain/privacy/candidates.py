@@ -18,11 +18,15 @@ from souverain.privacy.entities import Entity
 from souverain.privacy.formats import SCORES, IdentifierFormat, Strength
 
 # A token: ASCII letters and digits with at least one digit, or a short upper-case word that may be a
-# prefix or a check letter ("FR", "ATU", "Z"); never glued to other word characters ("é123").
+# prefix, a check letter or a bank code ("FR", "ATU", "Z", "ABNA"); never glued to other word
+# characters ("é123").
 # Words without digits are skipped by the regular expression itself, so prose costs almost nothing.
-_TOKEN = re.compile(r"(?<!\w)(?:[A-Za-z]*\d[A-Za-z0-9]*|[A-Z]{1,3})(?!\w)")
-# What may join two tokens of one number: "85.07.30-033.28", "59-119/9013", "880320+0016".
+_TOKEN = re.compile(r"(?<!\w)(?:[A-Za-z]*\d[A-Za-z0-9]*|[A-Z][A-Za-z]{0,2}|[A-Z]{4})(?!\w)")
+# What may join two tokens of one number: "85.07.30-033.28", "59-119/9013", "880320+0016", and,
+# around a separator, a space or two: "81 - 590/9908", "DE - 113866163", "LU: 2294 4200".
 _JOINERS = frozenset(" .-/+")
+_JOINER = re.compile(r" ?[-./:+]? ?")
+_MAX_JOINER = 3
 MAX_TOKENS = 10  # an IBAN written in groups of four: up to 9 groups
 LONG_RUN = 3 * MAX_TOKENS
 
@@ -72,7 +76,7 @@ class FormatMatcher:
         for match in _TOKEN.finditer(text):
             value = match.group()
             usable = len(value) <= self._max_length
-            joined = bool(ends) and match.start() == ends[-1] + 1 and text[ends[-1]] in _JOINERS
+            joined = bool(ends) and _joins(text, ends[-1], match.start())
             if values and not (usable and joined):
                 yield from self._find_in_run(text, starts, ends, values, countries)
                 starts, ends, values = [], [], []
@@ -104,14 +108,15 @@ class FormatMatcher:
                 if length in self._by_length and (any_context or ceiling[length] >= self.min_score):
                     fitting.append(last)
             for last in reversed(fitting):
-                # A part of a longer number joined by a dot, dash or slash is not a number of its own.
-                if (first > 0 and text[starts[first] - 1] != " ") or (
-                    last + 1 < len(values) and text[ends[last]] != " "
+                # Next to another group of digits: a part of a longer number if joined by a dot, dash or
+                # slash (then skipped), one number among others if by a space (then less certain).
+                before = first > 0 and not values[first - 1].isalpha()
+                after = last + 1 < len(values) and not values[last + 1].isalpha()
+                if (before and not text[ends[first - 1] : starts[first]].isspace()) or (
+                    after and not text[ends[last] : starts[last + 1]].isspace()
                 ):
                     continue
-                inside = (first > 0 and not values[first - 1].isalpha()) or (
-                    last + 1 < len(values) and not values[last + 1].isalpha()
-                )
+                inside = before or after
                 compact = "".join(values[first : last + 1])
                 entity = self._best(text, context, starts[first], ends[last], compact, inside, countries)
                 if entity is not None:
@@ -156,14 +161,21 @@ class FormatMatcher:
 
 
 def _strength(identifier_format: IdentifierFormat, as_written: bool, inside: bool) -> Strength:
-    """A format's strength, one higher when written its characteristic way, one lower when the number
+    """A format's strength, one higher when written its characteristic way, lower when the number
     sits between other numbers (a phone number, a list, a table row)."""
     strength = identifier_format.strength
     if as_written and identifier_format.written is not None:
         strength = Strength(min(Strength.STRONG, strength + 1))
-    if inside:
-        strength = Strength(max(Strength.CONTEXT_ONLY, strength - 1))
+    if inside:  # two lower: "5390 0754 7034" inside a mistyped IBAN is nobody's citizen card
+        strength = Strength(max(Strength.CONTEXT_ONLY, strength - 2))
     return strength
+
+
+def _joins(text: str, end: int, start: int) -> bool:
+    """Whether what lies between two tokens (`text[end:start]`) joins them into one number."""
+    if start == end + 1:
+        return text[end] in _JOINERS
+    return 0 < start - end <= _MAX_JOINER and _JOINER.fullmatch(text, end, start) is not None
 
 
 def _country(identifier_format: IdentifierFormat) -> str:

@@ -97,8 +97,8 @@ IDENTIFIER_FORMATS: tuple[IdentifierFormat, ...] = (
     # Germany: the tax identification number, the (regional) tax number
     _row("de.idnr", TAX, de_idnr, (11,), r"[1-9]\d{10}", MEDIUM),
     _row("de.stnr", TAX, de_stnr, (10, 11, 12, 13), r"\d+", WEAK, written=r"\d{2,3}/\d{3,4}/\d{4,5}"),
-    # Denmark: the CPR number has a date but no check digit since 2007
-    _row("dk.cpr", NATIONAL, dk_cpr, (10,), digits(10), WEAK, written=r"\d{6}-\d{4}"),
+    # Denmark: the CPR number has a date but no check digit since 2007: always needs a context word
+    _row("dk.cpr", NATIONAL, dk_cpr, (10,), digits(10), WEAK),
     # Estonia
     _row("ee.ik", NATIONAL, ee_ik, (11,), r"[1-6]\d{10}", STRONG),
     # Spain: DNI for nationals, NIE for foreigners (both are also the personal tax number)
@@ -120,7 +120,7 @@ IDENTIFIER_FORMATS: tuple[IdentifierFormat, ...] = (
     _row("hu.tax_id", TAX, checksums.hu_tax_id, (10,), r"8\d{9}", WEAK),
     _row("hu.taj", SOCIAL, checksums.hu_taj, (9,), digits(9), WEAK, written=r"\d{3} \d{3} \d{3}"),
     # Ireland: the personal public service number
-    _row("ie.pps", NATIONAL, ie_pps, (8, 9), r"\d{7}[A-W][A-IW]?", STRONG),
+    _row("ie.pps", NATIONAL, ie_pps, (8, 9), r"\d{7}[A-W][A-Z]?", STRONG),
     # Italy: the fiscal code
     _row(
         "it.codicefiscale",

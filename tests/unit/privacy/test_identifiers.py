@@ -24,14 +24,14 @@ EXAMPLES = [
     ("es", "DNI", "54362315-K", "54362315-Z", NATIONAL, "es.dni"),
     ("fi", "Henkilötunnus", "131052-308T", "131052-308U", NATIONAL, "fi.hetu"),
     ("fr", "Numéro de sécurité sociale", "2 95 10 99 126 111 93", "2 95 10 99 126 111 92", SOCIAL, "fr.nir"),
-    ("gr", "ΑΜΚΑ", "01013099997", "01013099999", SOCIAL, "gr.amka"),
+    ("gr", "Αριθμός μητρώου κοινωνικής ασφάλισης", "01013099997", "01013099999", SOCIAL, "gr.amka"),
     ("hr", "OIB", "33392005961", "33392005962", NATIONAL, "hr.oib"),
     # vkovacs/Tax-number-generator (main.py), after hu.wikipedia.org/wiki/Adóazonosító_jel
     ("hu", "Adóazonosító jel", "8422780135", "8422780136", TAX, "hu.tax_id"),
     ("ie", "PPS number", "6433435F", "6433435E", NATIONAL, "ie.pps"),
     ("it", "Codice fiscale", "RCCMNL83S18D969H", "RCCMNL83S18D969J", TAX, "it.codicefiscale"),
     ("lt", "Asmens kodas", "33309240064", "33309240164", NATIONAL, "lt.asmens"),
-    # OECD, "Luxembourg – Information on Tax Identification Numbers", example of a matricule
+    # OECD, "Luxembourg - Information on Tax Identification Numbers", example of a matricule
     ("lu", "Matricule", "1893120105732", "1893120105733", NATIONAL, "lu.national_id"),
     ("lv", "Personas kods", "161175-19997", "161175-19996", NATIONAL, "lv.pvn"),
     ("nl", "BSN", "1112.22.333", "1112.52.333", NATIONAL, "nl.bsn"),
@@ -58,9 +58,17 @@ def test_every_member_state_has_an_example() -> None:
     assert len(countries) == 27
 
 
-@pytest.mark.parametrize(("country", "word", "value", "invalid", "entity_type", "subtype"), [*EXAMPLES, MALTA])
+@pytest.mark.parametrize(
+    ("country", "word", "value", "invalid", "entity_type", "subtype"), [*EXAMPLES, MALTA]
+)
 def test_a_valid_number_is_found_with_its_type_subtype_and_span(
-    analyzer: Analyzer, country: str, word: str, value: str, invalid: str, entity_type: EntityType, subtype: str
+    analyzer: Analyzer,
+    country: str,
+    word: str,
+    value: str,
+    invalid: str,
+    entity_type: EntityType,
+    subtype: str,
 ) -> None:
     text = f"{word}: {value}. Merci."
     [entity] = analyzer.analyze(text, LANGUAGE.get(country))
@@ -68,9 +76,17 @@ def test_a_valid_number_is_found_with_its_type_subtype_and_span(
     assert entity.recognizer == "identifiers"
 
 
-@pytest.mark.parametrize(("country", "word", "value", "invalid", "entity_type", "subtype"), [*EXAMPLES, MALTA])
+@pytest.mark.parametrize(
+    ("country", "word", "value", "invalid", "entity_type", "subtype"), [*EXAMPLES, MALTA]
+)
 def test_a_number_that_fails_its_checksum_is_not_reported(
-    analyzer: Analyzer, country: str, word: str, value: str, invalid: str, entity_type: EntityType, subtype: str
+    analyzer: Analyzer,
+    country: str,
+    word: str,
+    value: str,
+    invalid: str,
+    entity_type: EntityType,
+    subtype: str,
 ) -> None:
     assert analyzer.analyze(f"{word}: {invalid}. Merci.", LANGUAGE.get(country)) == []
 

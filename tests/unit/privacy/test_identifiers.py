@@ -58,36 +58,21 @@ def test_every_member_state_has_an_example() -> None:
     assert len(countries) == 27
 
 
-@pytest.mark.parametrize(
-    ("country", "word", "value", "invalid", "entity_type", "subtype"), [*EXAMPLES, MALTA]
-)
-def test_a_valid_number_is_found_with_its_type_subtype_and_span(
-    analyzer: Analyzer,
-    country: str,
-    word: str,
-    value: str,
-    invalid: str,
-    entity_type: EntityType,
-    subtype: str,
-) -> None:
+Example = tuple[str, str, str, str, EntityType, str]
+
+
+@pytest.mark.parametrize("example", [*EXAMPLES, MALTA], ids=lambda example: example[5])
+def test_a_valid_number_is_found_with_its_type_subtype_and_span(analyzer: Analyzer, example: Example) -> None:
+    country, word, value, _, entity_type, subtype = example
     text = f"{word}: {value}. Merci."
     [entity] = analyzer.analyze(text, LANGUAGE.get(country))
     assert (entity.type, entity.subtype, text[entity.start : entity.end]) == (entity_type, subtype, value)
     assert entity.recognizer == "identifiers"
 
 
-@pytest.mark.parametrize(
-    ("country", "word", "value", "invalid", "entity_type", "subtype"), [*EXAMPLES, MALTA]
-)
-def test_a_number_that_fails_its_checksum_is_not_reported(
-    analyzer: Analyzer,
-    country: str,
-    word: str,
-    value: str,
-    invalid: str,
-    entity_type: EntityType,
-    subtype: str,
-) -> None:
+@pytest.mark.parametrize("example", [*EXAMPLES, MALTA], ids=lambda example: example[5])
+def test_a_number_that_fails_its_checksum_is_not_reported(analyzer: Analyzer, example: Example) -> None:
+    country, word, _, invalid, _, _ = example
     assert analyzer.analyze(f"{word}: {invalid}. Merci.", LANGUAGE.get(country)) == []
 
 

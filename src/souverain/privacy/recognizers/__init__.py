@@ -6,10 +6,12 @@ from souverain.config_privacy import PrivacyConfig
 from souverain.privacy.analyzer import Analyzer
 from souverain.privacy.base import Recognizer
 from souverain.privacy.recognizers.email import EmailRecognizer
+from souverain.privacy.recognizers.financial import FinancialRecognizer
+from souverain.privacy.recognizers.identifiers import IdentifierRecognizer
 
 
 def recognizers(config: PrivacyConfig) -> list[Recognizer]:
-    return [EmailRecognizer()]
+    return [EmailRecognizer(), IdentifierRecognizer(config.min_score), FinancialRecognizer(config.min_score)]
 
 
 def build_analyzer(config: PrivacyConfig) -> Analyzer:

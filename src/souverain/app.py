@@ -53,6 +53,7 @@ from souverain.knowledge.index.sqlite import SqliteIndex
 from souverain.knowledge.recorded import RecordedKnowledge
 from souverain.knowledge.search import Searcher
 from souverain.knowledge.service import KnowledgeService
+from souverain.privacy.retention import RetentionService
 from souverain.store.database import Database
 from souverain.tenancy.keys import KeyService
 from souverain.tenancy.limits.base import RateLimiter
@@ -165,10 +166,14 @@ async def running(services: Services) -> AsyncIterator[Services]:
         await services.knowledge.index.prepare(session, deployment.knowledge.embedding_dimensions)
     started = []
     housekeeping: asyncio.Task[None] | None = None
+    purging: asyncio.Task[None] | None = None
     await services.audit.start()
     try:
         await services.use_cases.sync()
         housekeeping = asyncio.create_task(services.reviews.keep_erasing(), name="review-erasure")
+        # One round per process, hourly: purges are conditional, so processes that meet do no harm.
+        retention = RetentionService(database, deployment, services.knowledge, services.audit)
+        purging = asyncio.create_task(retention.keep_purging(), name="retention-purge")
         for backend in services.router.backends:
             await backend.engine.start()
             started.append(backend)
@@ -176,6 +181,8 @@ async def running(services: Services) -> AsyncIterator[Services]:
     finally:
         if housekeeping is not None:
             housekeeping.cancel()
+        if purging is not None:
+            purging.cancel()
         for backend in started:
             await backend.engine.close()
         await services.audit.close()  # every record still pending is written before the store closes

@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from souverain.cli_retention import purge_command
+from souverain.cli_support import ConfigOption
 
 privacy_app = typer.Typer(
     help="Personal data: subjects' requests, purges, record of processing.", no_args_is_help=True
 )
+
+
+@privacy_app.command("purge")
+def privacy_purge(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant. Default: every tenant.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be purged; change nothing.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Purge what is older than each tenant's retention periods (`retention` in the deployment file):
+    stored conversations, documents, and request records (reduced to their place in the audit chain).
+    The server does the same every hour; each purge is recorded in the audit log."""
+    purge_command(tenant, dry_run, config)

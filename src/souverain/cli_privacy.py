@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from souverain.cli_retention import purge_command
+from souverain.cli_retention import purge_command, ropa_command
 from souverain.cli_support import ConfigOption
+from souverain.cli_usecases import Format
 
 privacy_app = typer.Typer(
     help="Personal data: subjects' requests, purges, record of processing.", no_args_is_help=True
@@ -26,3 +28,15 @@ def privacy_purge(
     stored conversations, documents, and request records (reduced to their place in the audit chain).
     The server does the same every hour; each purge is recorded in the audit log."""
     purge_command(tenant, dry_run, config)
+
+
+@privacy_app.command("ropa")
+def privacy_ropa(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's section.")] = None,
+    output_format: Annotated[Format, typer.Option("--format", help="markdown or json.")] = Format.MARKDOWN,
+    output: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """The record of processing activities (GDPR art. 30): per tenant, its purposes, personal data,
+    retention, recipients (backends and where they process data), transfers and security measures."""
+    ropa_command(tenant, output_format, output, config)

@@ -1,15 +1,21 @@
-"""`souverain privacy purge`: the retention purge run from the command line, as the site's operator."""
+"""`souverain privacy purge` and `ropa`: the retention purge run by the site's operator, and the record of
+processing for a data-protection officer."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from souverain.app import build_services
-from souverain.cli_support import deployment_of, out, run, settings_for
+from souverain.app import build_services, with_embedded_embeddings
+from souverain.cli_support import deployment_of, err, opened_store, out, run, settings_for
+from souverain.cli_usecases import Format, written
 from souverain.governance.audit.events import operator
 from souverain.privacy.retention import CATEGORIES, Purged, RetentionService
+from souverain.privacy.ropa import markdown, only, record_of_processing
 from souverain.tenancy.tenants import sync_tenants
+from souverain.tenancy.usecases import UseCaseService
 
 _UNITS = {"answers": "answers", "reviews": "held outputs", "documents": "documents", "chunks": "chunks"}
 _UNITS |= {"records": "request records"}
@@ -45,3 +51,23 @@ def purge_command(tenant: str | None, dry_run: bool, config: Path | None) -> Non
             counts = ", ".join(f"{count} {_UNITS[name]}" for name, count in purged.counts.items())
             before = purged.cutoff.isoformat(timespec="seconds")
             out.print(f"{purged.tenant} {category}: {verb} {counts} (made before {before})")
+
+
+def ropa_command(tenant: str | None, output_format: Format, output: Path | None, config: Path | None) -> None:
+    settings = settings_for(config)
+    # As the server runs it: with the embedded embedding engine, a recipient of documents and questions.
+    deployment = with_embedded_embeddings(deployment_of(settings))
+    if tenant is not None and deployment.tenant(tenant) is None:
+        err.print(f"[red]no tenant named {tenant!r}[/red] in the deployment file")
+        raise SystemExit(2)
+
+    async def read() -> dict[str, Any]:
+        # The use cases in force: the deployment file's and those registered through the admin API.
+        async with opened_store(settings, deployment) as (database, audit):
+            cases = await UseCaseService(database, deployment, audit).list(tenant)
+        return record_of_processing(deployment, cases, datetime.now(UTC))
+
+    document = run(read())
+    if tenant is not None:
+        document = only(document, tenant)
+    written(document, output_format, markdown, output, f"{len(document['tenants'])} tenants")

@@ -23,6 +23,7 @@ from souverain.api.routes import audit as audit_routes
 from souverain.api.routes import knowledge as knowledge_routes
 from souverain.api.routes import openai as openai_routes
 from souverain.api.routes import reviews as reviews_routes
+from souverain.api.routes import ropa as ropa_routes
 from souverain.api.routes import subjects as subjects_routes
 from souverain.api.routes import usage as usage_routes
 from souverain.config import (
@@ -56,6 +57,7 @@ from souverain.knowledge.search import Searcher
 from souverain.knowledge.service import KnowledgeService
 from souverain.privacy.recognizers import build_analyzer
 from souverain.privacy.requests import SubjectRequests
+from souverain.privacy.retention import RetentionService
 from souverain.privacy.subjects import SubjectHasher, Subjects
 from souverain.store.database import Database
 from souverain.tenancy.keys import KeyService
@@ -172,10 +174,14 @@ async def running(services: Services) -> AsyncIterator[Services]:
         await services.knowledge.index.prepare(session, deployment.knowledge.embedding_dimensions)
     started = []
     housekeeping: asyncio.Task[None] | None = None
+    purging: asyncio.Task[None] | None = None
     await services.audit.start()
     try:
         await services.use_cases.sync()
         housekeeping = asyncio.create_task(services.reviews.keep_erasing(), name="review-erasure")
+        # One round per process, hourly: purges are conditional, so processes that meet do no harm.
+        retention = RetentionService(database, deployment, services.knowledge, services.audit)
+        purging = asyncio.create_task(retention.keep_purging(), name="retention-purge")
         for backend in services.router.backends:
             await backend.engine.start()
             started.append(backend)
@@ -183,6 +189,8 @@ async def running(services: Services) -> AsyncIterator[Services]:
     finally:
         if housekeeping is not None:
             housekeeping.cancel()
+        if purging is not None:
+            purging.cancel()
         for backend in started:
             await backend.engine.close()
         await services.audit.close()  # every record still pending is written before the store closes
@@ -225,6 +233,7 @@ def create_app(settings: Settings, deployment: Deployment | None = None) -> Fast
     app.include_router(audit_routes.router)
     app.include_router(reviews_routes.router)
     app.include_router(subjects_routes.router)
+    app.include_router(ropa_routes.router)
     app.include_router(ops.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

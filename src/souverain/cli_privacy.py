@@ -12,7 +12,9 @@ import typer
 
 from souverain.api.deps import Services
 from souverain.app import build_services, running
+from souverain.cli_retention import purge_command, ropa_command
 from souverain.cli_support import ConfigOption, deployment_of, err, run, settings_for
+from souverain.cli_usecases import Format
 from souverain.config import Deployment, Settings, TenantConfig
 from souverain.errors import NotFound
 from souverain.governance.audit.events import operator
@@ -109,3 +111,29 @@ async def _on_subject_requests(
         raise NotFound(f"unknown tenant {tenant!r}", param="tenant")
     async with running(build_services(settings, deployment)) as services:
         return await work(services, tenant_config)
+
+
+@privacy_app.command("purge")
+def privacy_purge(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant. Default: every tenant.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be purged; change nothing.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Purge what is older than each tenant's retention periods (`retention` in the deployment file):
+    stored conversations, documents, and request records (reduced to their place in the audit chain).
+    The server does the same every hour; each purge is recorded in the audit log."""
+    purge_command(tenant, dry_run, config)
+
+
+@privacy_app.command("ropa")
+def privacy_ropa(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's section.")] = None,
+    output_format: Annotated[Format, typer.Option("--format", help="markdown or json.")] = Format.MARKDOWN,
+    output: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """The record of processing activities (GDPR art. 30): per tenant, its purposes, personal data,
+    retention, recipients (backends and where they process data), transfers and security measures."""
+    ropa_command(tenant, output_format, output, config)

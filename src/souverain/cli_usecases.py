@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -21,6 +22,20 @@ usecases_app = typer.Typer(help="The register of AI use cases.", no_args_is_help
 class Format(StrEnum):
     MARKDOWN = "markdown"
     JSON = "json"
+
+
+Render = Callable[[dict[str, Any]], str]
+
+
+def written(document: dict[str, Any], form: Format, render: Render, output: Path | None, what: str) -> None:
+    """A report as JSON or Markdown (`render`), on the terminal or in `output`, then saying what it holds."""
+    as_json = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    text = as_json if form is Format.JSON else render(document)
+    if output is None:
+        print(text, end="")
+        return
+    output.write_text(text, encoding="utf-8")
+    out.print(f"wrote {output} ({what})")
 
 
 @usecases_app.command("report")
@@ -43,13 +58,4 @@ def usecases_report(
         return register(deployment, cases, keys, datetime.now(UTC))
 
     document = run(read())
-    text = (
-        json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-        if output_format is Format.JSON
-        else markdown(document)
-    )
-    if output is None:
-        print(text, end="")
-        return
-    output.write_text(text, encoding="utf-8")
-    out.print(f"wrote {output} ({len(document['use_cases'])} use cases)")
+    written(document, output_format, markdown, output, f"{len(document['use_cases'])} use cases")

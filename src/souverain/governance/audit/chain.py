@@ -3,18 +3,28 @@
 A record is the event's fields plus `seq`, `at`, `site` and `prev` (the previous record's hash, zeros
 for the first), serialised as JSON with sorted keys and no spaces; its hash is the SHA-256 of exactly
 those bytes, which are stored as they are. Changing, removing, inserting or reordering any record breaks
-either its own hash, its `seq`, or the next record's `prev`.
+either its own hash, its `seq`, or the next record's `prev`. A record reduced by a retention purge keeps
+its place and hash only, and is vouched for by the purge event after it (see purged.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from souverain.governance.audit.purged import (
+    PURGED_FIELDS,
+    PURGED_PRINCIPAL,
+    Claim,
+    Coverage,
+    Fault,
+    is_purged,
+)
 from souverain.store.database import aware
 
 GENESIS = "0" * 64
@@ -77,14 +87,28 @@ class ChainCheck:
     """Checks records fed in order of `seq`; stops at the first wrong one.
 
     `hashes` digests the hashes of the records that passed, in order: a tenant's export signs it, since
-    there the other tenants' records come without the content that would link them (see export.py)."""
+    there the other tenants' records come without the content that would link them (see export.py).
 
-    def __init__(self, first_seq: int = 1, prev: str = GENESIS) -> None:
+    A purged record must be covered by a later purge event (`claims`: those known in advance, see
+    purged.Coverage), which `finish` settles once the whole chain was fed; with `vouched`, purged records
+    are taken on their place and hash, as a signed export's checkpoint vouches for them."""
+
+    def __init__(
+        self, first_seq: int = 1, prev: str = GENESIS, claims: Iterable[Claim] = (), vouched: bool = False
+    ) -> None:
         self.expected = first_seq
         self.prev = prev
         self.checked = 0
         self.finding: Finding | None = None
         self.hashes = hashlib.sha256()
+        self.coverage = None if vouched else Coverage(claims)
+        self.purged = 0  # purged records among those checked
+
+    def finish(self) -> Finding | None:
+        """After the last record: the purged records each covered by a purge event that names them."""
+        if self.finding is None and self.coverage is not None:
+            self.finding = _found(self.coverage.finish())
+        return self.finding
 
     def feed(self, record: Stored) -> Finding | None:
         if self.finding is None:
@@ -127,15 +151,45 @@ class ChainCheck:
             return Finding(seq, "its content is not valid JSON")
         if not isinstance(body, dict):
             return Finding(seq, "its content is not a JSON object")
+        if is_purged(body):
+            return self._check_purged(record, body)
         if digest(record.body.encode()) != record.hash:
             return Finding(seq, "its content does not match its hash (it was changed)")
+        return self._check_fields(record, body) or self._announced(seq, body)
+
+    def _check_purged(self, record: Stored, body: dict[str, Any]) -> Finding | None:
+        """Its content cannot be checked against its hash: its place, its link and its columns can, and
+        the purge event further on says it was purged (`finish`)."""
+        if not is_digest(record.hash):
+            return Finding(record.seq, "its hashes are not SHA-256 digests")
+        if record.principal != PURGED_PRINCIPAL or set(body) - PURGED_FIELDS:
+            return Finding(record.seq, "is marked purged but holds what a purge removes")
+        finding = self._check_fields(record, body)
+        if finding is None and self.coverage is not None:
+            at, covered = str(body.get("at")), self.coverage.purged
+            finding = _found(covered(record.seq, record.tenant, at, record.prev_hash, record.hash))
+        if finding is None:
+            self.purged += 1
+        return finding
+
+    def _announced(self, seq: int, body: dict[str, Any]) -> Finding | None:
+        return None if self.coverage is None else _found(self.coverage.announced(seq, body))
+
+    def _check_fields(self, record: Stored, body: dict[str, Any]) -> Finding | None:
+        seq = record.seq
         if body.get("seq") != seq:
             return Finding(seq, f"holds the content of record {body.get('seq')} (records were moved)")
         if body.get("prev") != self.prev or record.prev_hash != self.prev:
             return Finding(seq, "does not follow the record before it (one was changed, removed or inserted)")
         for column in INDEXED:
+            if column == "principal" and is_purged(body):
+                continue  # emptied, checked above
             if getattr(record, column) != body.get(column):
                 return Finding(seq, f"its {column} column differs from its content")
         if timestamp(utc(record.at)) != body.get("at"):
             return Finding(seq, "its at column differs from its content")
         return None
+
+
+def _found(fault: Fault | None) -> Finding | None:
+    return None if fault is None else Finding(*fault)

@@ -237,3 +237,26 @@ class Erasure(Event):
     chunks: int = 0
     answer_ids: tuple[str, ...] = ()  # stored answers deleted
     review_ids: tuple[str, ...] = ()  # held outputs whose sealed content was erased
+
+
+# --- retention -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Purge(Event):
+    """What a retention purge removed of a tenant's data made before `cutoff`: counts and places, never
+    content. For records, the range and digest let verification tell a purged record from a hidden one
+    (see governance/audit/purged.py)."""
+
+    kind: ClassVar[str] = "purge"
+
+    category: str  # "conversations", "documents" or "records"
+    cutoff: str  # what was made before this moment (the record's `at` format) was purged
+    answers: int = 0  # conversations: answers' explanations deleted
+    reviews: int = 0  # conversations: held outputs whose sealed content was erased
+    documents: int = 0
+    chunks: int = 0
+    records: int = 0  # audit records reduced to stubs
+    first_seq: int | None = None  # the first and last of those records
+    last_seq: int | None = None
+    stubs_digest: str | None = None  # SHA-256 of "seq:prev_hash:hash\n" of each, in order

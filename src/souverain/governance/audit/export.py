@@ -15,13 +15,19 @@ their content. A stub's hash cannot be recomputed, so the chain alone no longer 
 it; the checkpoint adds `tenant` and `hashes`, the SHA-256 of every record's hash in order, and signs
 them. The tenant's records are then checked in full, the others by their place and signed hash.
 
+Records reduced by a retention purge are shown as records whose body is what they kept (`"purged": true`).
+Their hash cannot be recomputed and the purge event that vouches for them in the store may lie after
+the period, so here the site vouches: the checkpoint then also signs `hashes` and `purged`, the number
+and the SHA-256 of the `seq`s of the purged records shown, so that no record can be passed off as purged.
+
 An export cut short by a broken chain ends with `{"type": "error", "message"}` instead of a checkpoint.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -92,13 +98,17 @@ async def export_lines(
         {"type": "header", "format": form, "site": site, "first_seq": first, "prev_hash": prev, **scope}
         | {"from": _moment(start), "to": _moment(end), "public_key": public}
     )
-    check = ChainCheck(first, prev)
+    check = ChainCheck(first, prev, vouched=True)  # purged records: the signature vouches, see above
+    shown = PurgedShown()
     if last >= first:
         async for record in stored_records(database, first, last):
+            purged_before = check.purged
             if check.feed(record) is not None:
                 raise Conflict(f"the audit log is broken at {check.finding}: run `souverain audit verify`")
             line = {"type": "record", "seq": record.seq, "prev_hash": record.prev_hash, "hash": record.hash}
             if tenant is None or record.tenant == tenant:
+                if check.purged > purged_before:
+                    shown.add(record.seq)
                 yield _line(line | {"body": record.body})
             else:
                 yield _line(line | {"type": "stub"})
@@ -118,7 +128,27 @@ async def export_lines(
     }
     if tenant is not None:
         checkpoint |= scope | {"hashes": check.hashes.hexdigest()}
+    checkpoint |= shown.signed(check)
     yield _line(checkpoint | {"signature": sign(key, canonical(checkpoint))})
+
+
+@dataclass
+class PurgedShown:
+    """The purged records an export shows, which its checkpoint signs (see the module's docstring)."""
+
+    count: int = 0
+    seqs: Any = field(default_factory=hashlib.sha256)
+
+    def add(self, seq: int) -> None:
+        self.count += 1
+        self.seqs.update(f"{seq}\n".encode())
+
+    def signed(self, check: ChainCheck) -> dict[str, Any]:
+        """What the checkpoint signs of them: nothing when there are none, as before purges existed."""
+        if not self.count:
+            return {}
+        hashes = check.hashes.hexdigest()
+        return {"purged": self.count, "purged_seqs": self.seqs.hexdigest(), "hashes": hashes}
 
 
 def error_line(message: str) -> str:
@@ -172,7 +202,8 @@ def verify_lines(lines: Iterable[str], pinned: Ed25519PublicKey | None = None) -
     """Check an export without the database: its chain, its checkpoint and the checkpoint's signature,
     against `pinned` (the site's public key, obtained from the site) or else the key the file carries."""
     header: dict[str, Any] | None = None
-    check = ChainCheck()
+    check = ChainCheck(vouched=True)
+    shown = PurgedShown()
     number = stubs = 0
     for number, line in enumerate(lines, start=1):
         try:
@@ -187,14 +218,17 @@ def verify_lines(lines: Iterable[str], pinned: Ed25519PublicKey | None = None) -
                 return FileVerdict(0, f"line {number}: not a souverain audit export ({FORMAT} or /2)")
             if not isinstance(item.get("first_seq"), int) or not is_digest(item.get("prev_hash")):
                 return FileVerdict(0, f"line {number}: the header has no valid first_seq and prev_hash")
-            header, check = item, ChainCheck(item["first_seq"], item["prev_hash"])
+            header, check = item, ChainCheck(item["first_seq"], item["prev_hash"], vouched=True)
             continue
         site, tenant = header.get("site"), header.get("tenant")
         if kind == "record":
             record = _stored(item)
+            purged_before = check.purged
             finding = check.feed(record)
             if finding is not None:
                 return FileVerdict(check.checked, str(finding), site)
+            if check.purged > purged_before:
+                shown.add(record.seq)
             if header["format"] == TENANT_FORMAT and record.tenant != tenant:
                 problem = f"record {record.seq}: shown in full, but of another tenant than {tenant}"
                 return FileVerdict(check.checked, problem, site)
@@ -207,7 +241,7 @@ def verify_lines(lines: Iterable[str], pinned: Ed25519PublicKey | None = None) -
                 return FileVerdict(check.checked, str(finding), site)
             stubs += 1
         elif kind == "checkpoint":
-            return replace(_signed(item, header, check, pinned), tenant=tenant, stubs=stubs)
+            return replace(_signed(item, header, check, shown, pinned), tenant=tenant, stubs=stubs)
         elif kind == "error":
             problem = f"line {number}: the export stopped: {item.get('message')}"
             return FileVerdict(check.checked, problem, site)
@@ -227,7 +261,7 @@ def _stored(item: dict[str, Any]) -> Stored:
             at,
             body["kind"],
             body["tenant"],
-            body["principal"],
+            body.get("principal", ""),  # emptied in a purged record
             body.get("use_case"),
             body["status"],
             item["body"],
@@ -243,7 +277,11 @@ def _stored(item: dict[str, Any]) -> Stored:
 
 
 def _signed(
-    checkpoint: dict[str, Any], header: dict[str, Any], check: ChainCheck, pinned: Ed25519PublicKey | None
+    checkpoint: dict[str, Any],
+    header: dict[str, Any],
+    check: ChainCheck,
+    purged: PurgedShown,
+    pinned: Ed25519PublicKey | None,
 ) -> FileVerdict:
     site = checkpoint.get("site")
     carried = load_public(str(checkpoint.get("public_key", "")))
@@ -272,10 +310,15 @@ def _signed(
     if header.get("format") == TENANT_FORMAT:
         # Without it, a stub's hash would be vouched for by nothing (see the module's docstring).
         expected |= {"tenant": header.get("tenant"), "hashes": check.hashes.hexdigest()}
-    for field, value in expected.items():
-        if checkpoint.get(field) != value:
-            problem = f"the signed checkpoint's {field} does not match the records (records added or removed)"
-            if field == "hashes":
+    if purged.count or "purged" in checkpoint:
+        expected |= {"purged": purged.count, "purged_seqs": purged.seqs.hexdigest()}
+        expected |= {"hashes": check.hashes.hexdigest()}
+    for name, value in expected.items():
+        if checkpoint.get(name) != value:
+            problem = f"the signed checkpoint's {name} does not match the records (records added or removed)"
+            if name in ("purged", "purged_seqs"):
+                problem = "the records shown as purged are not those the checkpoint signs"
+            if name == "hashes":
                 problem = "the records' hashes are not those the checkpoint signs (one was changed)"
             return FileVerdict(check.checked, problem, site, shown, pinned is not None)
     return FileVerdict(check.checked, None, site, shown, pinned is not None)

@@ -13,11 +13,13 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import orjson
 from sqlalchemy import select
 
 from souverain.errors import AuditUnavailable
 from souverain.governance.audit.chain import ChainCheck, Finding, Stored
-from souverain.governance.audit.events import Event
+from souverain.governance.audit.events import Event, Purge
+from souverain.governance.audit.purged import Claim
 from souverain.governance.audit.writers import writer_for
 from souverain.governance.audit.writers.base import COLUMNS, Clock
 from souverain.store.database import Database
@@ -148,8 +150,30 @@ async def verify_store(database: Database) -> tuple[int, Finding | None]:
             if check.feed(record) is not None:
                 return check.checked, check.finding
     last = check.expected - 1
+    if check.finish() is not None:
+        return check.checked, check.finding
     if head_seq > last:
         return check.checked, Finding(last + 1, f"is missing: the log ends at {last}, its head at {head_seq}")
     if head_seq < last or head_hash != check.prev:
         return check.checked, Finding(last, "does not match the chain's head (the head was changed)")
     return check.checked, None
+
+
+async def purge_claims(database: Database) -> list[Claim]:
+    """What the purge events of records say they reduced; taken on trust only once the chain vouches."""
+    async with database.session() as session:
+        rows = (
+            await session.execute(
+                select(AuditRecordRow.seq, AuditRecordRow.body).where(AuditRecordRow.kind == Purge.kind)
+            )
+        ).all()
+    claims = []
+    for seq, body in rows:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            continue  # the chain names it when it gets there
+        claim = Claim.of(seq, parsed) if isinstance(parsed, dict) else None
+        if claim is not None:
+            claims.append(claim)
+    return claims

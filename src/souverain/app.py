@@ -53,6 +53,7 @@ from souverain.knowledge.index.sqlite import SqliteIndex
 from souverain.knowledge.recorded import RecordedKnowledge
 from souverain.knowledge.search import Searcher
 from souverain.knowledge.service import KnowledgeService
+from souverain.privacy.recognizers import build_analyzer
 from souverain.store.database import Database
 from souverain.tenancy.keys import KeyService
 from souverain.tenancy.limits.base import RateLimiter
@@ -127,7 +128,8 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
     audit = AuditLog(database, deployment.site.name, enabled=settings.audit)
     site_key = audit_key(settings)
     hasher = ContentHasher(site_key)
-    gateway = Gateway(deployment, router, limiter, metrics, audit, hasher)
+    analyzer = build_analyzer(deployment.privacy)
+    gateway = Gateway(deployment, router, limiter, metrics, audit, hasher, analyzer)
     reviews = ReviewService(
         database, audit, hasher, Sealer(site_key), metrics.reviews_held, metrics.review_wait
     )
@@ -152,6 +154,7 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
         audit=audit,
         answerer=answerer,
         recorded_knowledge=RecordedKnowledge(knowledge, searcher, answerer, audit, hasher),
+        analyzer=analyzer,
     )
 
 

@@ -21,6 +21,7 @@ from souverain.knowledge.answers import Answerer
 from souverain.knowledge.recorded import RecordedKnowledge
 from souverain.knowledge.search import Searcher
 from souverain.knowledge.service import KnowledgeService
+from souverain.privacy.analyzer import Analyzer
 from souverain.store.database import Database
 from souverain.tenancy.keys import KeyService
 from souverain.tenancy.principal import Principal, Role
@@ -44,6 +45,7 @@ class Services:
     use_cases: UseCaseService
     audit_reader: AuditReader
     reviews: ReviewService
+    analyzer: Analyzer  # personal data in texts, built once: recognizers may load models
 
 
 async def services(request: Request) -> Services:

@@ -22,6 +22,7 @@ from souverain.api.routes import admin, answers, ops
 from souverain.api.routes import audit as audit_routes
 from souverain.api.routes import knowledge as knowledge_routes
 from souverain.api.routes import openai as openai_routes
+from souverain.api.routes import privacy as privacy_routes
 from souverain.api.routes import reviews as reviews_routes
 from souverain.api.routes import usage as usage_routes
 from souverain.config import (
@@ -220,6 +221,7 @@ def create_app(settings: Settings, deployment: Deployment | None = None) -> Fast
     app.include_router(usage_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(reviews_routes.router)
+    app.include_router(privacy_routes.router)
     app.include_router(ops.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

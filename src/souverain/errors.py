@@ -117,11 +117,13 @@ class PersonalDataBlocked(PermissionDenied):
 
     default_code = "personal_data_blocked"
 
-    def __init__(self, types: Sequence[str], personal_data: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, types: Sequence[str], personal_data: tuple[str, ...] = (), *, param: str = "messages"
+    ) -> None:
         super().__init__(
             f"the request holds personal data of a type this tenant's policy blocks ({_types(types)}): "
             "remove it and send the request again",
-            param="messages",
+            param=param,
         )
         self.types = tuple(types)
         self.personal_data = personal_data  # "TYPE:action" of everything found, for the audit record

@@ -46,7 +46,7 @@ async def anonymize(
     entities = await analyze(analyzer, text, language)
     blocked = sorted({entity.type.value for entity in entities if action(entity.type) == "block"})
     if blocked:
-        raise PersonalDataBlocked(blocked)
+        raise PersonalDataBlocked(blocked, param="text")
     pseudonyms = Pseudonyms()
     pieces: list[str] = []
     replaced: list[Replaced] = []

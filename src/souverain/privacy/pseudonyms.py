@@ -71,7 +71,7 @@ class Pseudonyms:
 class Restorer:
     """Restores a text that arrives in pieces, where a placeholder may be cut anywhere (`<PER` +
     `SON_1>`): each piece's text is given back at once, except a trailing part that could still become a
-    placeholder of this conversation (at most ~20 characters), which waits for the next piece or `flush`."""
+    placeholder of this conversation (at most 23 characters), which waits for the next piece or `flush`."""
 
     def __init__(self, pseudonyms: Pseudonyms) -> None:
         self._pseudonyms = pseudonyms

@@ -78,3 +78,21 @@ def test_texts_empty_large_and_too_large(api: httpx.Client) -> None:
 def test_a_key_is_needed(api: httpx.Client) -> None:
     response = httpx.post(str(api.base_url).rstrip("/") + "/privacy/analyze", json={"text": "x"})
     assert response.status_code == 401
+
+
+def test_anonymize_under_a_policy_that_blocks_names_the_type_only(
+    gateway_factory: Callable[..., RunningGateway], fake_lu: FakeBackend, fake_fr: FakeBackend
+) -> None:
+    gateway = gateway_factory(two_site_deployment(fake_lu.url, fake_fr.url, pii={"email": "block"}))
+    headers = {"Authorization": f"Bearer {gateway.create_key('lu-health')}"}
+    response = httpx.post(gateway.api + "/privacy/anonymize", json={"text": TEXT}, headers=headers)
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("personal_data_blocked", "text") and "EMAIL" in error[
+        "message"
+    ]
+    assert "example" not in response.text
+    masked = httpx.post(
+        gateway.api + "/privacy/anonymize", json={"text": TEXT, "action": "mask"}, headers=headers
+    )
+    assert masked.status_code == 200  # an action given is the caller's preview, not the policy

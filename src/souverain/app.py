@@ -22,6 +22,7 @@ from souverain.api.routes import admin, answers, ops
 from souverain.api.routes import audit as audit_routes
 from souverain.api.routes import knowledge as knowledge_routes
 from souverain.api.routes import openai as openai_routes
+from souverain.api.routes import privacy as privacy_routes
 from souverain.api.routes import reviews as reviews_routes
 from souverain.api.routes import ropa as ropa_routes
 from souverain.api.routes import subjects as subjects_routes
@@ -133,9 +134,10 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
     audit = AuditLog(database, deployment.site.name, enabled=settings.audit)
     site_key = audit_key(settings)
     hasher = ContentHasher(site_key)
-    gateway = Gateway(deployment, router, limiter, metrics, audit, hasher)
+    analyzer = build_analyzer(deployment.privacy)
+    gateway = Gateway(deployment, router, limiter, metrics, audit, hasher, analyzer)
     sealer = Sealer(site_key)
-    subjects = Subjects(build_analyzer(deployment.privacy), SubjectHasher(site_key))
+    subjects = Subjects(analyzer, SubjectHasher(site_key))
     reviews = ReviewService(
         database, audit, hasher, sealer, metrics.reviews_held, metrics.review_wait, subjects
     )
@@ -161,6 +163,7 @@ def build_services(settings: Settings, deployment: Deployment | None = None) -> 
         answerer=answerer,
         recorded_knowledge=RecordedKnowledge(knowledge, searcher, answerer, audit, hasher),
         subject_requests=SubjectRequests(knowledge, subjects, sealer, audit),
+        analyzer=analyzer,
     )
 
 
@@ -234,6 +237,7 @@ def create_app(settings: Settings, deployment: Deployment | None = None) -> Fast
     app.include_router(reviews_routes.router)
     app.include_router(subjects_routes.router)
     app.include_router(ropa_routes.router)
+    app.include_router(privacy_routes.router)
     app.include_router(ops.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

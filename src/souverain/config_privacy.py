@@ -3,6 +3,7 @@ retention periods, and the site's detection settings (which pipelines find perso
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -78,7 +79,7 @@ class PiiPolicy(_Strict):
     def action(self, entity_type: str) -> Action:
         return self.types.get(entity_type, self.default)
 
-    @property
+    @cached_property  # read on every chat call: computed once, the policy being frozen
     def active(self) -> bool:
         """False when everything is allowed in and out: detection can be skipped."""
         return not (

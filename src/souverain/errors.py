@@ -10,10 +10,12 @@ and never contain secrets or values of personal data.
     ├── AuthenticationFailed            401 authentication_error
     ├── PermissionDenied                403 permission_error
     │   ├── ResidencyViolation          403 code=residency_violation
-    │   └── ClassificationViolation     403 code=classification_violation
+    │   ├── ClassificationViolation     403 code=classification_violation
+    │   └── PersonalDataBlocked         403 code=personal_data_blocked (names the types, never values)
     ├── NotFound                        404 not_found_error
     │   └── ModelNotFound               404 code=model_not_found
     ├── Conflict                        409
+    ├── PersonalDataInOutput            422 code=personal_data_in_output (the model's answer, withheld)
     ├── RateLimited                     429 rate_limit_error (carries retry_after)
     ├── UpstreamRejected                4xx from a backend, passed through with its message
     ├── BackendUnavailable              503 code=no_backend_available
@@ -22,6 +24,7 @@ and never contain secrets or values of personal data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -101,6 +104,48 @@ class ResidencyViolation(PermissionDenied):
 
 class ClassificationViolation(PermissionDenied):
     default_code = "classification_violation"
+
+
+def _types(types: Sequence[str]) -> str:
+    return ", ".join(types)
+
+
+class PersonalDataBlocked(PermissionDenied):
+    """The tenant's policy blocks a type of personal data found in the request: nothing was sent.
+
+    A policy refusal like residency's, hence 403. The message names the types, never the values."""
+
+    default_code = "personal_data_blocked"
+
+    def __init__(
+        self, types: Sequence[str], personal_data: tuple[str, ...] = (), *, param: str = "messages"
+    ) -> None:
+        super().__init__(
+            f"the request holds personal data of a type this tenant's policy blocks ({_types(types)}): "
+            "remove it and send the request again",
+            param=param,
+        )
+        self.types = tuple(types)
+        self.personal_data = personal_data  # "TYPE:action" of everything found, for the audit record
+
+
+class PersonalDataInOutput(SouverainError):
+    """The model's answer holds personal data the input did not, of a type the tenant's output policy
+    blocks: the answer is withheld.
+
+    422 rather than a 5xx: nothing failed, and clients retry a 5xx on their own, which would run the
+    same prompt again for an answer likely to be withheld again."""
+
+    status = 422
+    type = "invalid_request_error"
+    default_code = "personal_data_in_output"
+
+    def __init__(self, types: Sequence[str]) -> None:
+        super().__init__(
+            f"the model's answer held personal data of a type this tenant's output policy blocks "
+            f"({_types(types)}); it was withheld"
+        )
+        self.types = tuple(types)
 
 
 class NotFound(SouverainError):

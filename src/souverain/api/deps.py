@@ -21,6 +21,7 @@ from souverain.knowledge.answers import Answerer
 from souverain.knowledge.recorded import RecordedKnowledge
 from souverain.knowledge.search import Searcher
 from souverain.knowledge.service import KnowledgeService
+from souverain.privacy.analyzer import Analyzer
 from souverain.privacy.requests import SubjectRequests
 from souverain.store.database import Database
 from souverain.tenancy.keys import KeyService
@@ -46,6 +47,7 @@ class Services:
     audit_reader: AuditReader
     reviews: ReviewService
     subject_requests: SubjectRequests  # data subjects' access and erasure
+    analyzer: Analyzer  # personal data in texts, built once: recognizers may load models
 
 
 async def services(request: Request) -> Services:

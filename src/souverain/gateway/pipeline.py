@@ -1,8 +1,9 @@
 """The request pipeline for one model call: authorise, classify, limit, route with failover, measure.
 
-Authentication happens before (the HTTP layer turns a key into a Principal); the `protect` step of
-DESIGN.md hooks in here as it is built. Generated text is marked as such (step 7, see `marking`), and
-every call, answered or refused, ends with its audit record, durable before the answer leaves (step 8).
+Authentication happens before (the HTTP layer turns a key into a Principal). A chat call's messages are
+protected by the tenant's personal-data policy before any backend sees them, and its answer restored
+(steps 4 and 7, see `protect`). Generated text is marked as such (step 7, see `marking`), and every
+call, answered or refused, ends with its audit record, durable before the answer leaves (step 8).
 """
 
 from __future__ import annotations
@@ -25,14 +26,18 @@ from souverain.errors import (
     ClassificationViolation,
     InvalidRequest,
     PermissionDenied,
+    PersonalDataBlocked,
+    PersonalDataInOutput,
     SouverainError,
     UpstreamRejected,
 )
 from souverain.gateway.marking import disclosure, marked
 from souverain.gateway.metrics import Metrics
+from souverain.gateway.protect import Protection, protect
 from souverain.gateway.router import Backend, Router
 from souverain.governance.audit.events import ContentHasher, ModelCall, actor
 from souverain.governance.audit.log import AuditLog
+from souverain.privacy.analyzer import Analyzer
 from souverain.tenancy.limits.base import RateLimiter
 from souverain.tenancy.principal import Principal
 
@@ -62,6 +67,7 @@ class Gateway:
         metrics: Metrics,
         audit: AuditLog,
         hasher: ContentHasher,
+        analyzer: Analyzer | None = None,
     ) -> None:
         self.deployment = deployment
         self.router = router
@@ -69,6 +75,7 @@ class Gateway:
         self.metrics = metrics
         self.audit = audit
         self.hasher = hasher
+        self.analyzer = analyzer  # None: no personal data is looked for (tools that call no chat model)
 
     # --- policy -------------------------------------------------------------------------------------
     def classify(self, principal: Principal, declared: str | None) -> str:
@@ -121,6 +128,15 @@ class Gateway:
             await self.limiter.admit(principal.buckets, time.time())
         return self.router.healthy_first(allowed, model)
 
+    async def _protect(self, principal: Principal, payload: dict[str, Any]) -> Protection | None:
+        """Step 4, after the limits (a caller over its limit cannot make the gateway run detection) and
+        before any backend is contacted. None, at the cost of one check, for a tenant whose policy allows
+        everything in and out."""
+        policy = principal.tenant.pii
+        if self.analyzer is None or not policy.active:
+            return None
+        return await protect(self.analyzer, policy, payload)
+
     async def _refused(
         self, principal: Principal, payload: dict[str, Any], level: str, endpoint: str, error: SouverainError
     ) -> None:
@@ -138,6 +154,7 @@ class Gateway:
             streamed=bool(payload.get("stream")),
             input_hash=self._input_hash(payload),
             decisions=(f"refused:{error.code}",),
+            personal_data=error.personal_data if isinstance(error, PersonalDataBlocked) else (),
         )
         # Nothing was processed: if the log is down, the refusal stands unrecorded (the writer logs why).
         with contextlib.suppress(AuditUnavailable):
@@ -158,6 +175,7 @@ class Gateway:
         started: float,
         output_hash: str | None,
         status: str = "ok",
+        protection: Protection | None = None,
     ) -> ModelCall:
         return ModelCall(
             **actor(principal),
@@ -174,17 +192,18 @@ class Gateway:
             input_hash=self._input_hash(payload),
             output_hash=output_hash,
             decisions=(f"route:{backend.name}",),
+            personal_data=protection.personal_data if protection else (),
         )
 
     # --- calls --------------------------------------------------------------------------------------
     async def chat(self, principal: Principal, payload: dict[str, Any], level: str) -> Answer:
         return await self._whole(
-            principal, payload, level, Capability.CHAT, lambda backend: backend.engine.complete(payload)
+            principal, payload, level, Capability.CHAT, lambda backend, sent: backend.engine.complete(sent)
         )
 
     async def embed(self, principal: Principal, payload: dict[str, Any], level: str) -> Answer:
         return await self._whole(
-            principal, payload, level, Capability.EMBEDDINGS, lambda backend: backend.engine.embed(payload)
+            principal, payload, level, Capability.EMBEDDINGS, lambda backend, sent: backend.engine.embed(sent)
         )
 
     async def _whole(
@@ -193,25 +212,51 @@ class Gateway:
         payload: dict[str, Any],
         level: str,
         capability: Capability,
-        call: Callable[[Backend], Awaitable[Completion]],
+        call: Callable[[Backend, dict[str, Any]], Awaitable[Completion]],
     ) -> Answer:
         model = payload["model"]
         endpoint = capability.value
         started = time.perf_counter()
+        protection: Protection | None = None
         try:
             candidates = await self._admit(principal, model, capability, level)
-            completion, backend = await self._failover(candidates, model, call, release=True)
+            if capability is Capability.CHAT:
+                protection = await self._protect(principal, payload)
+            sent = protection.payload if protection else payload
+            completion, backend = await self._failover(
+                candidates, model, lambda backend: call(backend, sent), release=True
+            )
         except SouverainError as error:
             await self._refused(principal, payload, level, endpoint, error)
             raise
         labels = (principal.tenant.name, model, backend.name)
+        output = self.hasher(completion.body)  # the model's own bytes, before anything is restored
+        status = "ok"
+        withheld: PersonalDataInOutput | None = None
+        if protection is not None:
+            try:
+                completion = replace(completion, body=protection.answer(completion.body))
+            except PersonalDataInOutput as error:
+                status, withheld = error.code, error
         self.metrics.latency.labels(*labels, endpoint).observe(time.perf_counter() - started)
-        self.metrics.requests.labels(*labels, endpoint, "ok").inc()
+        self.metrics.requests.labels(*labels, endpoint, status).inc()
         await self._count(principal, labels, completion.usage)
-        output = self.hasher(completion.body)
         record = await self.audit.record(
-            self._answered(principal, payload, level, capability, backend, completion.usage, started, output)
+            self._answered(
+                principal,
+                payload,
+                level,
+                capability,
+                backend,
+                completion.usage,
+                started,
+                output,
+                status,
+                protection,
+            )
         )
+        if withheld is not None:
+            raise withheld
         if capability is not Capability.CHAT:
             return Answer(completion, backend, record)
         block = self._disclosure(principal, model, backend, record)
@@ -261,13 +306,18 @@ class Gateway:
 
         try:
             candidates = await self._admit(principal, model, Capability.CHAT, level)
+            protection = await self._protect(principal, payload)
+            if protection is not None:
+                upstream["messages"] = protection.payload["messages"]
             (chunks, first), backend = await self._failover(candidates, model, open_stream, release=False)
         except SouverainError as error:
             await self._refused(principal, payload, level, Capability.CHAT.value, error)
             raise
         labels = (principal.tenant.name, model, backend.name)
         self.metrics.time_to_first_token.labels(*labels).observe(time.perf_counter() - started)
-        events = self._relay(principal, payload, level, backend, labels, chunks, first, wants_usage, started)
+        events = self._relay(
+            principal, payload, level, backend, labels, chunks, first, wants_usage, started, protection
+        )
         return Stream(backend, events)
 
     async def _relay(
@@ -281,6 +331,7 @@ class Gateway:
         first: Chunk,
         wants_usage: bool,
         started: float,
+        protection: Protection | None = None,
     ) -> AsyncIterator[bytes]:
         usage: Usage | None = None
         status = "cancelled"
@@ -288,27 +339,56 @@ class Gateway:
         output = self.hasher.incremental()
         pending = b""  # events that arrived together leave together
         block: dict[str, Any] | None = self._disclosure(principal, str(payload["model"]), backend)
+        rewriter = protection.stream() if protection else None
 
         def record(status: str) -> ModelCall:  # of the stream as it stands
             hashed = output.hexdigest()
             return self._answered(
-                principal, payload, level, Capability.CHAT, backend, usage, started, hashed, status
+                principal,
+                payload,
+                level,
+                Capability.CHAT,
+                backend,
+                usage,
+                started,
+                hashed,
+                status,
+                protection,
             )
+
+        def event(data: bytes) -> bytes:
+            nonlocal block
+            if block is not None:  # the first event sent carries the marking
+                data, block = marked(data, block), None
+            return b"data: " + data + b"\n\n"
 
         try:
             chunk: Chunk | None = first
             while chunk is not None:
                 usage = chunk.usage or usage
-                output.update(chunk.data)
+                output.update(chunk.data)  # the model's own bytes, before anything is restored
                 if wants_usage or not chunk.usage_only:
                     data = chunk.data
-                    if block is not None:  # the first event sent carries the marking
-                        data, block = marked(data, block), None
-                    pending += b"data: " + data + b"\n\n"
+                    if rewriter is not None and not chunk.usage_only:
+                        data = rewriter.event(data)
+                    pending += event(data)
+                if rewriter is not None and rewriter.blocked:
+                    break
                 if pending and not chunk.more_ready:
                     yield pending
                     pending = b""
                 chunk = await anext(chunks, None)
+            if rewriter is not None and not rewriter.blocked and (rest := rewriter.flush()) is not None:
+                pending += event(rest)
+            if rewriter is not None and rewriter.blocked:
+                # What came before the blocked finding has left; the finding never does, and the stream
+                # ends here, its generation cancelled (see docs/privacy.md).
+                withheld = PersonalDataInOutput(rewriter.blocked)
+                status = withheld.code
+                recorded = True
+                await self.audit.record(record(status))
+                yield pending + _error_event(withheld)
+                return
             # The record is durable before the stream's end is sent: a caller who saw [DONE] is recorded.
             recorded = True
             await self.audit.record(record("ok"))
@@ -325,8 +405,7 @@ class Gateway:
             yield pending + b"data: " + orjson.dumps({"error": error}) + b"\n\n"
         except AuditUnavailable as failure:
             status = failure.code
-            error = {"message": failure.message, "type": failure.type, "code": failure.code}
-            yield pending + b"data: " + orjson.dumps({"error": error}) + b"\n\n"
+            yield pending + _error_event(failure)
         finally:
             if not recorded:  # the caller went away mid-stream: recorded without holding anyone up
                 with contextlib.suppress(AuditUnavailable):
@@ -383,6 +462,11 @@ class Gateway:
         self.metrics.tokens.labels(*labels, "completion").inc(usage.completion_tokens)
         if any(bucket.max_tokens for bucket in principal.buckets):
             await self.limiter.add_tokens(principal.buckets, usage.total_tokens, time.time())
+
+
+def _error_event(error: SouverainError) -> bytes:
+    body = {"error": {"message": error.message, "type": error.type, "code": error.code}}
+    return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
 def _vectors(body: bytes, expected: int) -> np.ndarray:

@@ -57,6 +57,7 @@ class FakeBackend:
         self.faults = Faults()
         self.stats = Stats()
         self.reply: str | None = None  # when set, the answer to every chat request; else an echo
+        self.pieces: list[str] | None = None  # when set, a streamed answer is exactly these pieces
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.add_routes(
             [
@@ -123,7 +124,7 @@ class FakeBackend:
         faults = self.faults
         base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time())}
         base["model"] = body.get("model", "fake")
-        pieces = [(words[i % len(words)] + " ") for i in range(faults.chunks)]
+        pieces = self.pieces or [(words[i % len(words)] + " ") for i in range(faults.chunks)]
         try:
             for index, piece in enumerate(pieces):
                 if fault == "cut_stream" and index == len(pieces) // 2:

@@ -75,6 +75,9 @@ class ModelCall(Event):
     input_hash: str | None = None
     output_hash: str | None = None
     decisions: tuple[str, ...] = ()  # e.g. "route:mistral-lu" or the refusal's code
+    # The personal-data policy's decisions, by type, never a value: "PERSON:pseudonymise", "IBAN:block",
+    # and "output:PHONE:mask" for what the model wrote that the input did not hold.
+    personal_data: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

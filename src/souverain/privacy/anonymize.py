@@ -1,0 +1,65 @@
+"""One text at a time, for the `/v1/privacy` endpoints: the personal data in it, and the text masked or
+pseudonymised, each finding with what was done to it. Spans are offsets into the text as given."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from souverain.config_privacy import Action
+from souverain.errors import PersonalDataBlocked
+from souverain.privacy.analyzer import Analyzer
+from souverain.privacy.entities import Entity, EntityType
+from souverain.privacy.policy import mask
+from souverain.privacy.pseudonyms import Pseudonyms
+
+# Above this many characters, detection runs in a worker thread, so that one long text does not hold
+# up every other request on the event loop.
+_THREAD_ABOVE = 32 * 1024
+
+
+@dataclass(frozen=True)
+class Replaced:
+    entity: Entity
+    action: Action  # never "block": a blocked type refuses the whole text
+    replacement: str | None  # the mask or placeholder; None when the type is allowed
+
+
+@dataclass(frozen=True)
+class Anonymized:
+    text: str
+    entities: list[Replaced]
+
+
+async def analyze(analyzer: Analyzer, text: str, language: str | None) -> list[Entity]:
+    if len(text) > _THREAD_ABOVE:
+        return await asyncio.to_thread(analyzer.analyze, text, language)
+    return analyzer.analyze(text, language)
+
+
+async def anonymize(
+    analyzer: Analyzer, text: str, language: str | None, action: Callable[[EntityType], Action]
+) -> Anonymized:
+    """`text` with each finding masked, pseudonymised or left as `action` says; raises
+    PersonalDataBlocked, naming the types, when `action` blocks one that is found."""
+    entities = await analyze(analyzer, text, language)
+    blocked = sorted({entity.type.value for entity in entities if action(entity.type) == "block"})
+    if blocked:
+        raise PersonalDataBlocked(blocked, param="text")
+    pseudonyms = Pseudonyms()
+    pieces: list[str] = []
+    replaced: list[Replaced] = []
+    last = 0
+    for entity in entities:
+        chosen = action(entity.type)
+        if chosen == "allow":
+            replaced.append(Replaced(entity, chosen, None))
+            continue
+        value = text[entity.start : entity.end]
+        replacement = mask(entity.type) if chosen == "mask" else pseudonyms.placeholder(entity.type, value)
+        pieces += text[last : entity.start], replacement
+        replaced.append(Replaced(entity, chosen, replacement))
+        last = entity.end
+    pieces.append(text[last:])
+    return Anonymized("".join(pieces), replaced)

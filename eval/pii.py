@@ -75,13 +75,9 @@ PRESIDIO_TYPES = {
 }
 # Gold labels of the data sets onto ours; the others (addresses, organisations, plain dates, ECHR's
 # application numbers "CODE") have no counterpart. DATE_TIME is not DATE_OF_BIRTH: most are not births.
-SYNTH_TYPES = {
-    "PERSON": EntityType.PERSON,
-    "EMAIL_ADDRESS": EntityType.EMAIL,
-    "PHONE_NUMBER": EntityType.PHONE,
-    "IBAN_CODE": EntityType.IBAN,
-    "CREDIT_CARD": EntityType.CARD,
-    "IP_ADDRESS": EntityType.IP,
+SYNTH_TYPES = {  # the synthetic set is Presidio's own: its labels are Presidio's types
+    name: PRESIDIO_TYPES[name]
+    for name in ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "IBAN_CODE", "CREDIT_CARD", "IP_ADDRESS")
 }
 # LEGAL_PROFESSIONAL (manual variant): judges, agents and lawyers named in the judgment, persons too.
 ECHR_TYPES = {"PER": EntityType.PERSON, "LEGAL_PROFESSIONAL": EntityType.PERSON}

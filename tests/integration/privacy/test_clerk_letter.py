@@ -1,0 +1,58 @@
+"""The issue's story, end to end: a clerk pastes a citizen's letter with a name, a Luxembourg national
+number and an IBAN. The model sees placeholders, the clerk sees the real values in the answer, and
+nothing personal is left in any log or record."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import openai
+import pytest
+
+from souverain.testing.fake_backend import FakeBackend
+from tests.integration.conftest import RunningGateway, two_site_deployment
+from tests.integration.privacy.test_chat_policy import calls, everything_recorded
+
+NAME = "Marie Schmit"
+NATIONAL_NUMBER = "1983 0715 12356"  # date of birth, serial, Luhn and Verhoeff digits: valid, invented
+IBAN = "LU28 0019 4006 4475 0000"  # the ECBS example IBAN for Luxembourg
+LETTER = (
+    "Madame, Monsieur,\n"
+    f"Je soussignée {NAME}, matricule {NATIONAL_NUMBER}, demande le versement de l'allocation sur mon "
+    f"compte IBAN {IBAN}.\nCordialement, {NAME}"
+)
+
+
+def test_the_model_sees_placeholders_the_clerk_the_values_and_no_log_keeps_them(
+    gateway_factory: Callable[..., RunningGateway],
+    fake_lu: FakeBackend,
+    fake_fr: FakeBackend,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    gateway = gateway_factory(two_site_deployment(fake_lu.url, fake_fr.url, pii={"default": "pseudonymise"}))
+    client = openai.OpenAI(base_url=gateway.api, api_key=gateway.create_key("lu-health"), max_retries=0)
+
+    completion = client.chat.completions.create(model="m", messages=[{"role": "user", "content": LETTER}])
+
+    seen = fake_lu.stats.last_body["messages"][0]["content"]
+    assert seen == (
+        "Madame, Monsieur,\n"
+        "Je soussignée <PERSON_1>, matricule <NATIONAL_ID_1>, demande le versement de l'allocation sur "
+        "mon compte IBAN <IBAN_1>.\nCordialement, <PERSON_1>"
+    )
+    # The fake model echoes the words it saw (one space between them): the clerk reads the letter's own
+    # values again.
+    assert completion.choices[0].message.content == " ".join(LETTER.split())
+    (record,) = calls(gateway)
+    assert sorted(record["personal_data"]) == [
+        "IBAN:pseudonymise",
+        "NATIONAL_ID:pseudonymise",
+        "PERSON:pseudonymise",
+    ]
+    recorded = everything_recorded(gateway)
+    for value in (NAME, "Schmit", NATIONAL_NUMBER, "1983071512356", IBAN, "LU280019400644750000"):
+        assert value not in recorded
+        assert value not in caplog.text
+    assert caplog.records  # the server did log its lines

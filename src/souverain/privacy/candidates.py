@@ -21,13 +21,18 @@ from souverain.privacy.formats import SCORES, IdentifierFormat, Strength
 # prefix, a check letter or a bank code ("FR", "ATU", "Z", "ABNA"); never glued to other word
 # characters ("é123").
 # Words without digits are skipped by the regular expression itself, so prose costs almost nothing.
-_TOKEN = re.compile(r"(?<!\w)(?:[A-Za-z]*\d[A-Za-z0-9]*|[A-Z][A-Za-z]{0,2}|[A-Z]{4})(?!\w)")
+# A lone lower-case letter counts only when a separator and a digit follow ("ES-x-2482300w"): in prose,
+# "a" or "y" before a number with a space between stay words. Sixteen capitals may be an Italian codice
+# fiscale whose every digit was replaced by a letter (omocodia), which its check letter then settles.
+_TOKEN = re.compile(
+    r"(?<!\w)(?:[A-Za-z]*\d[A-Za-z0-9]*|[A-Z][A-Za-z]{0,2}|[A-Z]{4}|[A-Z]{16}|[a-z](?=[-./]\d))(?!\w)"
+)
 # What may join two tokens of one number: "85.07.30-033.28", "59-119/9013", "880320+0016", and,
 # around a separator, a space or two: "81 - 590/9908", "DE - 113866163", "LU: 2294 4200".
 _JOINERS = frozenset(" .-/+")
 _JOINER = re.compile(r" ?[-./:+]? ?")
 _MAX_JOINER = 3
-MAX_TOKENS = 10  # an IBAN written in groups of four: up to 9 groups
+MAX_TOKENS = 12  # an IBAN in groups of four: up to 9; an Italian VAT digit by digit: 12 ("IT 0 0 6 1 …")
 LONG_RUN = 3 * MAX_TOKENS
 
 

@@ -86,6 +86,10 @@ def test_a_number_that_fails_its_checksum_is_not_reported(analyzer: Analyzer, ex
         ("Steuernummer 59 119 9013", "at.tin"),
         ("Steuer-Identifikationsnummer 36574261809 (Finanzamt)", "de.idnr"),
         ("Codice fiscale rccmnl83s18d969h", "it.codicefiscale"),  # lower case
+        # Every digit replaced by its letter (omocodia), check letter computed again by python-stdnum.
+        ("Codice fiscale: RCCMNLUPSMUDVSVO.", "it.codicefiscale"),
+        ("Partita IVA: IT 0 0 6 1 8 2 8 0 4 9 9.", "eu.vat"),  # digit by digit: 12 tokens
+        ("NIF-IVA: ES-x-2482300w.", "eu.vat"),  # a lower-case check letter between dashes
     ],
 )
 def test_written_forms(analyzer: Analyzer, text: str, subtype: str | None) -> None:

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from souverain.config_privacy import Action, OutputPolicy, PiiPolicy
 from souverain.errors import PersonalDataBlocked, PersonalDataInOutput
 from souverain.privacy.analyzer import Analyzer
+from souverain.privacy.canonical import canonical
 from souverain.privacy.entities import Entity, EntityType
-from souverain.privacy.pseudonyms import Pseudonyms, normalised
+from souverain.privacy.pseudonyms import Pseudonyms
 
-Seen = frozenset[tuple[EntityType, str]]  # (type, normalised value) of what the input held
+Seen = frozenset[tuple[EntityType, str]]  # (type, canonical value) of what the input held
 
 # A stream's text is held back this many characters, so that personal data cut across two chunks is seen
 # whole before any of it leaves: the longest IBAN (34 characters and its spaces), a card or phone number
@@ -24,6 +25,10 @@ _CONTEXT = 32  # characters already sent, kept so that a recognizer still sees i
 
 def mask(entity_type: EntityType) -> str:
     return f"<{entity_type.value}>"
+
+
+def _seen(text: str, entity: Entity) -> tuple[EntityType, str]:
+    return entity.type, canonical(entity.type, text[entity.start : entity.end], entity.subtype)
 
 
 def input_types(policy: PiiPolicy, known: Collection[EntityType]) -> frozenset[EntityType]:
@@ -84,9 +89,7 @@ def screen(analyzer: Analyzer, policy: PiiPolicy, texts: list[str], language: st
         decisions = tuple(sorted(f"{entity_type}:{policy.action(entity_type)}" for entity_type in types))
         raise PersonalDataBlocked(blocked, decisions)
     seen = frozenset(
-        (entity.type, normalised(entity.type, text[entity.start : entity.end]))
-        for text, entities in zip(texts, found, strict=True)
-        for entity in entities
+        _seen(text, entity) for text, entities in zip(texts, found, strict=True) for entity in entities
     )
     protected = [
         rewritten(text, entities, policy.action, pseudonyms) if entities else text
@@ -120,7 +123,7 @@ class OutputGuard:
         return [
             entity
             for entity in self.analyzer.analyze(text, None, self.types)
-            if (entity.type, normalised(entity.type, text[entity.start : entity.end])) not in self.seen
+            if _seen(text, entity) not in self.seen
         ]
 
     def apply(self, text: str) -> str:

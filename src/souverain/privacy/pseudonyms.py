@@ -6,24 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from souverain.privacy.canonical import canonical
 from souverain.privacy.entities import ENTITY_TYPES, EntityType
-from souverain.privacy.folding import fold
 
-# Names are compared without case and spacing; everything else (numbers, addresses) without separators:
-# "LU28 0019 4006 4475 0000" and "lu280019400644750000" are one IBAN, "Jean  DUPONT" and "jean dupont"
-# one person.
-_SEPARATORS = re.compile(r"[\s.\-_/()]+")
-_WORDS = re.compile(r"\s+")
 _DIGITS_MAX = 6  # a conversation with a million persons in it is not one
 _PLACEHOLDER = re.compile("<(" + "|".join(ENTITY_TYPES) + r")_([1-9][0-9]{0," + str(_DIGITS_MAX - 1) + "})>")
-
-
-def normalised(entity_type: EntityType, value: str) -> str:
-    """The form under which two writings of one value are the same value."""
-    folded = fold(value).text.casefold()
-    if entity_type is EntityType.PERSON:
-        return _WORDS.sub(" ", folded).strip()
-    return _SEPARATORS.sub("", folded)
 
 
 class Pseudonyms:
@@ -41,7 +28,7 @@ class Pseudonyms:
         self._counts: dict[EntityType, int] = {}
 
     def placeholder(self, entity_type: EntityType, value: str) -> str:
-        key = (entity_type, normalised(entity_type, value))
+        key = (entity_type, canonical(entity_type, value))
         found = self._placeholders.get(key)
         if found is None:
             number = self._counts.get(entity_type, 0) + 1

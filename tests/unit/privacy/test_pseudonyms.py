@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import pytest
 
+from souverain.privacy.canonical import canonical
 from souverain.privacy.entities import EntityType
-from souverain.privacy.pseudonyms import Pseudonyms, normalised
+from souverain.privacy.pseudonyms import Pseudonyms
 
 PERSON, IBAN, EMAIL = EntityType.PERSON, EntityType.IBAN, EntityType.EMAIL
 
 
 def test_two_writings_of_one_value_are_one_value() -> None:
-    assert normalised(PERSON, "Jean  DUPONT") == normalised(PERSON, "jean dupont")
-    assert normalised(PERSON, "Jean\u00a0Dupont") == normalised(PERSON, "jean dupont")
-    assert normalised(IBAN, "LU28 0019 4006 4475 0000") == normalised(IBAN, "lu28-0019-4006-4475-0000")
-    assert normalised(PERSON, "Jean Dupont") != normalised(PERSON, "Jeanne Dupont")
+    assert canonical(PERSON, "Jean  DUPONT") == canonical(PERSON, "jean dupont")
+    assert canonical(PERSON, "Jean\u00a0Dupont") == canonical(PERSON, "jean dupont")
+    assert canonical(IBAN, "LU28 0019 4006 4475 0000") == canonical(IBAN, "lu28-0019-4006-4475-0000")
+    assert canonical(PERSON, "Jean Dupont") != canonical(PERSON, "Jeanne Dupont")
 
 
 def test_the_same_value_gets_the_same_placeholder_and_numbers_follow_first_appearance() -> None:

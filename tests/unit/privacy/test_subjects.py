@@ -10,17 +10,11 @@ import pytest
 
 from souverain.governance.audit.events import ContentHasher
 from souverain.privacy.analyzer import Analyzer
+from souverain.privacy.canonical import canonical_name, canonical_number, canonical_phone
 from souverain.privacy.entities import Entity, EntityType
 from souverain.privacy.recognizers.email import EmailRecognizer
 from souverain.privacy.redaction import ERASED, Redactor
-from souverain.privacy.subjects import (
-    SubjectHasher,
-    Subjects,
-    canonical_name,
-    canonical_number,
-    canonical_phone,
-    strings_in,
-)
+from souverain.privacy.subjects import SubjectHasher, Subjects, strings_in
 
 KEY = bytes(range(32))
 

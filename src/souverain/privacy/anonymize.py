@@ -11,7 +11,7 @@ from souverain.config_privacy import Action
 from souverain.errors import PersonalDataBlocked
 from souverain.privacy.analyzer import Analyzer
 from souverain.privacy.entities import Entity, EntityType
-from souverain.privacy.policy import mask
+from souverain.privacy.policy import replacement, rewritten
 from souverain.privacy.pseudonyms import Pseudonyms
 
 # Above this many characters, detection runs in a worker thread, so that one long text does not hold
@@ -48,18 +48,10 @@ async def anonymize(
     if blocked:
         raise PersonalDataBlocked(blocked, param="text")
     pseudonyms = Pseudonyms()
-    pieces: list[str] = []
-    replaced: list[Replaced] = []
-    last = 0
+    replaced = []
     for entity in entities:
         chosen = action(entity.type)
-        if chosen == "allow":
-            replaced.append(Replaced(entity, chosen, None))
-            continue
         value = text[entity.start : entity.end]
-        replacement = mask(entity.type) if chosen == "mask" else pseudonyms.placeholder(entity.type, value)
-        pieces += text[last : entity.start], replacement
-        replaced.append(Replaced(entity, chosen, replacement))
-        last = entity.end
-    pieces.append(text[last:])
-    return Anonymized("".join(pieces), replaced)
+        replaced.append(Replaced(entity, chosen, replacement(entity.type, value, chosen, pseudonyms)))
+    # The same pseudonyms again: each value already has its placeholder, numbered in order above.
+    return Anonymized(rewritten(text, entities, action, pseudonyms), replaced)

@@ -41,6 +41,15 @@ def input_types(policy: PiiPolicy, known: Collection[EntityType]) -> frozenset[E
     )
 
 
+def replacement(entity_type: EntityType, value: str, chosen: Action, pseudonyms: Pseudonyms) -> str | None:
+    """What stands for `value` under `chosen`: its mask, its placeholder, or None (left as it is)."""
+    if chosen == "mask":
+        return mask(entity_type)
+    if chosen == "pseudonymise":
+        return pseudonyms.placeholder(entity_type, value)
+    return None  # allowed, or blocked: a blocked type never gets this far in a request
+
+
 def rewritten(
     text: str, entities: Iterable[Entity], action: Callable[[EntityType], Action], pseudonyms: Pseudonyms
 ) -> str:
@@ -48,15 +57,11 @@ def rewritten(
     pieces: list[str] = []
     last = 0
     for entity in entities:
-        chosen = action(entity.type)
-        if chosen == "allow" or chosen == "block":  # a blocked type never gets here in a request
-            continue
         value = text[entity.start : entity.end]
-        pieces += (
-            text[last : entity.start],
-            (mask(entity.type) if chosen == "mask" else pseudonyms.placeholder(entity.type, value)),
-        )
-        last = entity.end
+        replaced = replacement(entity.type, value, action(entity.type), pseudonyms)
+        if replaced is not None:
+            pieces += text[last : entity.start], replaced
+            last = entity.end
     if not pieces:
         return text
     pieces.append(text[last:])
@@ -84,9 +89,9 @@ def screen(analyzer: Analyzer, policy: PiiPolicy, texts: list[str], language: st
     types = {entity.type for entities in found for entity in entities}
     if not types:
         return Screened(texts, pseudonyms, frozenset(), ())
+    decisions = tuple(sorted(f"{entity_type}:{policy.action(entity_type)}" for entity_type in types))
     blocked = sorted(entity_type for entity_type in types if policy.action(entity_type) == "block")
     if blocked:
-        decisions = tuple(sorted(f"{entity_type}:{policy.action(entity_type)}" for entity_type in types))
         raise PersonalDataBlocked(blocked, decisions)
     seen = frozenset(
         _seen(text, entity) for text, entities in zip(texts, found, strict=True) for entity in entities
@@ -95,7 +100,6 @@ def screen(analyzer: Analyzer, policy: PiiPolicy, texts: list[str], language: st
         rewritten(text, entities, policy.action, pseudonyms) if entities else text
         for text, entities in zip(texts, found, strict=True)
     ]
-    decisions = tuple(sorted(f"{entity_type}:{policy.action(entity_type)}" for entity_type in types))
     return Screened(protected, pseudonyms, seen, decisions)
 
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import openai
 import pytest
 
 from souverain.testing.fake_backend import FakeBackend
-from tests.integration.conftest import RunningGateway, two_site_deployment
-from tests.integration.privacy.test_chat_policy import calls, everything_recorded
+from tests.integration.conftest import RunningGateway
+from tests.integration.privacy.test_chat_policy import calls, everything_recorded, start
 
 NAME = "Marie Schmit"
 NATIONAL_NUMBER = "1983 0715 12356"  # date of birth, serial, Luhn and Verhoeff digits: valid, invented
@@ -31,8 +30,7 @@ def test_the_model_sees_placeholders_the_clerk_the_values_and_no_log_keeps_them(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    gateway = gateway_factory(two_site_deployment(fake_lu.url, fake_fr.url, pii={"default": "pseudonymise"}))
-    client = openai.OpenAI(base_url=gateway.api, api_key=gateway.create_key("lu-health"), max_retries=0)
+    gateway, client = start(gateway_factory, fake_lu, fake_fr, {"default": "pseudonymise"})
 
     completion = client.chat.completions.create(model="m", messages=[{"role": "user", "content": LETTER}])
 

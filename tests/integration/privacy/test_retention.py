@@ -14,9 +14,6 @@ import pytest
 from sqlalchemy import select, update
 
 from souverain.api.deps import Services
-from souverain.app import build_services, running
-from souverain.config import Settings, parse_deployment
-from souverain.engines import registry
 from souverain.governance.audit.events import ModelCall, operator
 from souverain.governance.audit.log import stored_records, verify_store
 from souverain.governance.audit.purged import reduced
@@ -25,6 +22,7 @@ from souverain.privacy.retention import RetentionService
 from souverain.store.database import Database
 from souverain.store.models import AnswerRow, AuditRecordRow, DocumentRow, ReviewRow
 from tests.integration.governance.records import append_at
+from tests.integration.privacy.services import started
 
 NOW = datetime(2040, 3, 1, 12, tzinfo=UTC)  # ahead of the server's own hourly purge, on the real clock
 RAW: dict[str, Any] = {
@@ -65,9 +63,7 @@ def call(tenant: str, number: int) -> ModelCall:
 
 @pytest.fixture
 async def services(database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
-    deployment = parse_deployment(RAW, "test", registry.kind_infos())
-    built = build_services(Settings(data_dir=tmp_path, database_url=database_url), deployment)
-    async with running(built):
+    async with started(RAW, database_url, tmp_path) as built:
         yield built
 
 

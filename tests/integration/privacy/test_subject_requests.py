@@ -15,9 +15,6 @@ import pytest
 from sqlalchemy import func, select
 
 from souverain.api.deps import Services
-from souverain.app import build_services, running
-from souverain.config import Settings, parse_deployment
-from souverain.engines import registry
 from souverain.errors import InvalidRequest
 from souverain.governance.audit.events import operator
 from souverain.governance.audit.log import stored_records
@@ -25,6 +22,7 @@ from souverain.knowledge.service import Upload
 from souverain.privacy.redaction import ERASED
 from souverain.store.models import SubjectMentionRow
 from souverain.tenancy.principal import Principal
+from tests.integration.privacy.services import started
 
 MARIE = "marie.schmit@example.lu"
 JEAN = "jean.weber@example.lu"
@@ -66,9 +64,7 @@ JEAN_ONLY = f"La subvention de rénovation énergétique est suivie par {JEAN} a
 
 @pytest.fixture
 async def services(database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
-    deployment = parse_deployment(RAW, "test", registry.kind_infos())
-    built = build_services(Settings(data_dir=tmp_path, database_url=database_url), deployment)
-    async with running(built):
+    async with started(RAW, database_url, tmp_path) as built:
         yield built
 
 

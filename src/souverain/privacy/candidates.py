@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
-from souverain.privacy.context_words import LANGUAGE_COUNTRIES, ContextIndex, context_pattern
+from souverain.privacy.context_words import LANGUAGE_COUNTRIES, ContextIndex, ContextWords
 from souverain.privacy.entities import Entity
 from souverain.privacy.formats import SCORES, IdentifierFormat, Strength
 
@@ -70,32 +72,38 @@ class FormatMatcher:
         for identifier_format in formats:
             for word in context_words.get(identifier_format.subtype, ()):
                 subtypes_by_word[word.lower()].append(identifier_format.subtype)
-        self._subtypes_by_word = {word: tuple(subtypes) for word, subtypes in subtypes_by_word.items()}
-        self._context = context_pattern(self._subtypes_by_word)
+        self._context_words = ContextWords({word: tuple(found) for word, found in subtypes_by_word.items()})
 
     def find(self, text: str, language: str | None = None) -> Iterator[Entity]:
         countries = LANGUAGE_COUNTRIES.get((language or "").split("-")[0].lower(), frozenset())
         starts: list[int] = []
         ends: list[int] = []
         values: list[str] = []
-        for match in _TOKEN.finditer(text):
-            value = match.group()
+        tokens = number_tokens(text)
+        context = self._context_words.index(text)
+        for start, end, value, joined in zip(
+            tokens.starts, tokens.ends, tokens.values, tokens.joined, strict=True
+        ):
             usable = len(value) <= self._max_length
-            joined = bool(ends) and _joins(text, ends[-1], match.start())
             if values and not (usable and joined):
-                yield from self._find_in_run(text, starts, ends, values, countries)
+                yield from self._find_in_run(text, context, starts, ends, values, countries)
                 starts, ends, values = [], [], []
             if usable:
-                starts.append(match.start())
-                ends.append(match.end())
-                values.append(value.upper())
+                starts.append(start)
+                ends.append(end)
+                values.append(value)
         if values:
-            yield from self._find_in_run(text, starts, ends, values, countries)
+            yield from self._find_in_run(text, context, starts, ends, values, countries)
 
     def _find_in_run(
-        self, text: str, starts: list[int], ends: list[int], values: list[str], countries: frozenset[str]
+        self,
+        text: str,
+        context: ContextIndex,
+        starts: list[int],
+        ends: list[int],
+        values: list[str],
+        countries: frozenset[str],
     ) -> Iterator[Entity]:
-        context = ContextIndex(self._context, self._subtypes_by_word, text, starts[0], ends[-1])
         # A longer run than any number is written in is a dump of digits (a table flattened to text, a
         # hex dump): there numbers are looked for token by token, not in every combination.
         most_tokens = MAX_TOKENS if len(values) <= LONG_RUN else 1
@@ -104,13 +112,18 @@ class FormatMatcher:
             # Candidate ends whose compacted length some format has, longest first.
             fitting: list[int] = []
             length = 0
-            any_context = context.near(None, starts[first], ends[min(len(values), first + most_tokens) - 1])
-            for last in range(first, min(len(values), first + most_tokens)):
+            stop = min(len(values), first + most_tokens)
+            any_context: bool | None = None  # asked only of a length that needs it
+            for last in range(first, stop):
                 length += len(values[last])
                 if length > self._max_length:
                     break
+                if length not in self._by_length:
+                    continue
                 ceiling = self._ceiling_inside if first > 0 or last + 1 < len(values) else self._ceiling
-                if length in self._by_length and (any_context or ceiling[length] >= self.min_score):
+                if ceiling[length] < self.min_score and any_context is None:
+                    any_context = context.near(None, starts[first], ends[stop - 1])
+                if any_context or ceiling[length] >= self.min_score:
                     fitting.append(last)
             for last in reversed(fitting):
                 # Next to another group of digits: a part of a longer number if joined by a dot, dash or
@@ -163,6 +176,33 @@ class FormatMatcher:
                     identifier_format.type, start, end, score, self.recognizer, identifier_format.subtype
                 )
         return best
+
+
+@dataclass(frozen=True, slots=True)
+class NumberTokens:
+    """The tokens of a text in order, upper-cased, each with whether a separator joins it to the one
+    before."""
+
+    starts: list[int]
+    ends: list[int]
+    values: list[str]
+    joined: list[bool]
+
+
+@lru_cache(maxsize=2)
+def number_tokens(text: str) -> NumberTokens:
+    """Cut once per text: the recognizers of identifiers and of bank data ask for the same text in a
+    row, and cutting it is most of what either costs on prose."""
+    tokens = NumberTokens([], [], [], [])
+    previous_end = -1
+    for match in _TOKEN.finditer(text):
+        start, end = match.span()
+        tokens.starts.append(start)
+        tokens.ends.append(end)
+        tokens.values.append(match.group().upper())
+        tokens.joined.append(previous_end >= 0 and _joins(text, previous_end, start))
+        previous_end = end
+    return tokens
 
 
 def _strength(identifier_format: IdentifierFormat, as_written: bool, inside: bool) -> Strength:

@@ -53,7 +53,7 @@ class Folded:
 
 def fold(text: str) -> Folded:
     """Linear in the length of the text; returns the text itself when there is nothing to fold."""
-    if _SPECIAL.search(text) is None:
+    if text.isascii() or _SPECIAL.search(text) is None:  # isascii() is a flag read: most texts stop here
         return Folded(text)
     pieces: list[str] = []
     breakpoints: list[int] = []

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 
-from souverain.privacy.recognizers.phones import PhoneRecognizer
+from souverain.privacy.recognizers.phones import CUED_REGIONS, PhoneRecognizer
 
 
 def phones(text: str, language: str | None) -> list[tuple[str, str | None]]:
@@ -38,7 +39,7 @@ def test_numbers_of_eu_regions(text: str, language: str | None, expected: tuple[
     [
         ("Le dossier 2015-12-22 11:34:35 est clos.", "en"),  # a time stamp, not a number
         ("Facture n° 12345 du 12/03/2024, montant 1 234,56 EUR.", "fr"),
-        ("Call 01 234 56", "en"),  # too short for Ireland
+        ("Ref. 01 234 56", "en"),  # too short for Ireland, and no word for a phone near
         ("Call +32 2 123 45 67", "en"),  # no such Brussels number
     ],
 )
@@ -60,3 +61,52 @@ def test_every_number_of_a_long_text_is_found() -> None:
 )
 def test_degenerate_inputs(text: str) -> None:
     phones(text, "fr")
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("Mobile: 0470 12 34 56, after six.", "0470 12 34 56"),
+        ("Personal info:\nPhone:\n030 1234567\n", "030 1234567"),
+        ("Handy 0664 123456 (abends)", "0664 123456"),
+        ("reach her on 612 34 56 78 office", "612 34 56 78"),
+        ("Tel.: (201) 555-0123", "(201) 555-0123"),  # North American, not the Irish 555-0123 inside
+    ],
+)
+def test_next_to_a_phone_word_a_number_of_any_european_region_is_found(text: str, number: str) -> None:
+    # The letter is in English: Ireland, the United Kingdom and Malta are its regions; the word for a
+    # phone lets a Belgian, German, Austrian or Spanish number count too. Many national numbers are
+    # valid in several regions: the subtype is one of them.
+    [(found, region)] = phones(text, "en")
+    assert found == number
+    assert region is not None
+    assert phonenumbers.is_valid_number(phonenumbers.parse(number, region))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Our offices are at 17151 2450 Rue Haute.",  # a street number and a postcode
+        "File 0470 12 34 56 was closed.",  # a Belgian mobile's shape, but nothing says it is one
+        "The hotel 030 1234567 is cheap.",  # "tel" inside a word is no word for a phone
+    ],
+)
+def test_without_a_phone_word_only_the_languages_regions_count(text: str) -> None:
+    assert phones(text, "en") == []
+
+
+@pytest.mark.parametrize("region", CUED_REGIONS)
+@pytest.mark.parametrize(
+    "kind", [phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE]
+)
+def test_every_regions_example_numbers_pass_the_screen_before_libphonenumber(
+    region: str, kind: phonenumbers.PhoneNumberType
+) -> None:
+    # The recognizer skips a region when no part of a number fits the region's pattern; libphonenumber's
+    # own example numbers, written the national way, must never be skipped.
+    example = phonenumbers.example_number_for_type(region, kind)
+    written = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+    found = phones(f"Phone: {written}.", "en")
+    assert [text for text, _ in found] == [written]
+    number = phonenumbers.parse(written, found[0][1])
+    assert phonenumbers.is_valid_number(number)

@@ -13,42 +13,42 @@ from collections.abc import Iterator
 from datetime import date
 
 from souverain.privacy.entities import Entity, EntityType
+from souverain.privacy.patterns import by_first_character, lower_keeping_offsets
 
 SCORE = 0.85
 WINDOW = 40  # characters after a cue where its date may start: "né le", "born on the", "geb. am"
 WINDOW_BEFORE = 12  # characters between a date and a cue after it: "1970 geboren", "1970 r. urodzony"
 
 # Stems that mark a birth, by language: bg, cs, da, de, el, en, es, et, fi, fr, ga, hr, hu, it, lt, lv,
-# mt, nl, pl, pt, ro, sk, sl, sv.
-_CUES = "|".join(
-    (
-        r"роден[аo]?|родена|дата\s+на\s+раждане",  # noqa: RUF001 (Cyrillic and Greek on purpose)
-        r"narozen[aá]?|datum\s+narození",
-        r"født|fødselsdato",
-        r"geboren|geb\.|geburtsdatum|geburtstag",
-        r"γεννήθηκε|γεννημέν[οη]ς?|ημερομηνία\s+γέννησης|ημ\.\s*γέννησης",
-        r"born|date\s+of\s+birth|birth\s+date|birthdate|birthday|d\.?o\.?b\.?",
-        r"nacid[oa]|fecha\s+de\s+nacimiento|f\.\s*nac\.",
-        r"sündinud|sünniaeg|sünnikuupäev",
-        r"syntynyt|syntymäaika|syntymäpäivä",
-        r"née?|né\(e\)|date\s+de\s+naissance",
-        r"rugadh|dáta\s+breithe",
-        r"rođen[ai]?|datum\s+rođenja",
-        r"született|születési\s+(?:idő|dátum|ideje)|szül\.",
-        r"nat[oa]|data\s+di\s+nascita",
-        r"gimęs|gimusi|gimimo\s+data",
-        r"dzimis|dzimusi|dzimšanas\s+datums",
-        r"twieled|twieldet|data\s+tat-twelid",
-        r"geboren\s+op|geboortedatum",
-        r"urodzon[ya]|data\s+urodzenia|ur\.",
-        r"nascid[oa]|data\s+de\s+nascimento",
-        r"născut|născută|născut[ăa]?|data\s+na[șş]terii",
-        r"narodený|narodená|dátum\s+narodenia",
-        r"rojen[a]?|datum\s+rojstva",
-        r"född|födelsedatum",
-    )
+# mt, nl, pl, pt, ro, sk, sl, sv. Lower case: the text is lowered once, not matched ignoring case (three
+# times slower in `re`).
+_CUES = (
+    *(r"роден[аo]?", r"родена", r"дата\s+на\s+раждане"),  # noqa: RUF001 (Cyrillic and Greek on purpose)
+    *(r"narozen[aá]?", r"datum\s+narození"),
+    *(r"født", r"fødselsdato"),
+    *(r"geboren", r"geb\.", r"geburtsdatum", r"geburtstag"),
+    *(r"γεννήθηκε", r"γεννημέν[οη][ςσ]?", r"ημερομηνία\s+γέννησης", r"ημ\.\s*γέννησης"),
+    *(r"born", r"date\s+of\s+birth", r"birth\s+date", r"birthdate", r"birthday", r"d\.?o\.?b\.?"),
+    *(r"nacid[oa]", r"fecha\s+de\s+nacimiento", r"f\.\s*nac\."),
+    *(r"sündinud", r"sünniaeg", r"sünnikuupäev"),
+    *(r"syntynyt", r"syntymäaika", r"syntymäpäivä"),
+    *(r"née?", r"né\(e\)", r"date\s+de\s+naissance"),
+    *(r"rugadh", r"dáta\s+breithe"),
+    *(r"rođen[ai]?", r"datum\s+rođenja"),
+    *(r"született", r"születési\s+(?:idő|dátum|ideje)", r"szül\."),
+    *(r"nat[oa]", r"data\s+di\s+nascita"),
+    *(r"gimęs", r"gimusi", r"gimimo\s+data"),
+    *(r"dzimis", r"dzimusi", r"dzimšanas\s+datums"),
+    *(r"twieled", r"twieldet", r"data\s+tat-twelid"),
+    *(r"geboren\s+op", r"geboortedatum"),
+    *(r"urodzon[ya]", r"data\s+urodzenia", r"ur\."),
+    *(r"nascid[oa]", r"data\s+de\s+nascimento"),
+    *(r"născut", r"născută", r"născut[ăa]?", r"data\s+na[șş]terii"),
+    *(r"narodený", r"narodená", r"dátum\s+narodenia"),
+    *(r"rojen[a]?", r"datum\s+rojstva"),
+    *(r"född", r"födelsedatum"),
 )
-_CUE = re.compile(rf"(?<!\w)(?:{_CUES})(?!\w)", re.IGNORECASE)
+_CUE = re.compile(rf"(?<!\w)(?:{by_first_character(_CUES)})(?!\w)")
 # Day, month and year in digits with one separator, or the ISO order; or a day, a month's name in any
 # language and a year; or the English month-first order. Years of four digits only: "12/03/85" is too
 # often something else.
@@ -70,7 +70,7 @@ class BirthDateRecognizer:
 
     def find(self, text: str, language: str | None) -> Iterator[Entity]:
         last_end = -1
-        for cue in _CUE.finditer(text):
+        for cue in _CUE.finditer(lower_keeping_offsets(text)):
             found = _date_after(text, cue.end()) or _date_before(text, cue.start())
             if found is not None and found.start() >= last_end and _plausible(found):
                 last_end = found.end()

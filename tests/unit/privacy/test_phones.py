@@ -110,3 +110,9 @@ def test_every_regions_example_numbers_pass_the_screen_before_libphonenumber(
     assert [text for text, _ in found] == [written]
     number = phonenumbers.parse(written, found[0][1])
     assert phonenumbers.is_valid_number(number)
+
+
+def test_a_short_number_inside_a_longer_run_is_not_reported() -> None:
+    # libphonenumber reads "5678" as a valid four-digit Luxembourg number; no number that short is
+    # reported, as none is looked for.
+    assert phones("Tel. 1234 5678", "en") == []

@@ -104,6 +104,7 @@ def _numbers(
             for match in phonenumbers.PhoneNumberMatcher(
                 snippet, region, leniency=phonenumbers.Leniency.VALID
             )
+            if _digits(match.raw_string) >= MIN_DIGITS  # a short number found inside a longer run
         ]
         digits = sum(_digits(text[start:end]) for start, end, _ in found)
         if digits > best_digits:
@@ -127,14 +128,15 @@ def _cue_near(text: str, start: int, end: int) -> bool:
 def _digit_runs(written: str) -> set[str]:
     """The digits of every number libphonenumber's matcher could find in `written`: the whole, and where
     that is none, the parts it then tries (its `_INNER_MATCHES`): what lies before the first and after
-    each slash, bracket, spaced hyphen or full stop, and each part between spaces."""
+    each slash, bracket, spaced hyphen or full stop, and each part between spaces. Those shorter than
+    MIN_DIGITS are not reported, so not looked for."""
     runs = {_DIGITS.sub("", written)}
     for separator in _INNER_SEPARATORS:
         for index, inner in enumerate(separator.finditer(written)):
             if index == 0:
                 runs.add(_DIGITS.sub("", written[: inner.start()]))
             runs.add(_DIGITS.sub("", inner.group(1)))
-    return runs
+    return {run for run in runs if len(run) >= MIN_DIGITS}
 
 
 _DIGITS = re.compile(r"\D+")
@@ -163,13 +165,23 @@ def _may_be(runs: set[str], region: str) -> bool:
 
 @cache
 def _national_screen(region: str) -> tuple[re.Pattern[str], re.Pattern[str] | None] | None:
-    """The pattern of `region`'s national numbers and of its trunk prefix ("0", "0|180020"); None where
-    a prefix is rewritten rather than removed, or the region has no metadata: then always tried."""
+    """The pattern of `region`'s valid national numbers (those of each type libphonenumber knows: fixed
+    line, mobile, toll-free, …) and of its trunk prefix ("0", "0|180020"); None where a prefix is
+    rewritten rather than removed, or the region has no metadata: then always tried."""
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    if metadata is None or metadata.general_desc is None or metadata.national_prefix_transform_rule:
+    if metadata is None or metadata.national_prefix_transform_rule:
         return None
-    pattern = metadata.general_desc.national_number_pattern
-    if pattern is None:
+    kinds = (getattr(metadata, kind, None) for kind in _NUMBER_KINDS)
+    patterns = [kind.national_number_pattern for kind in kinds if kind and kind.national_number_pattern]
+    if not patterns:
         return None
     prefix = metadata.national_prefix_for_parsing
-    return re.compile(pattern), re.compile(prefix) if prefix else None
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns)), re.compile(
+        prefix
+    ) if prefix else None
+
+
+_NUMBER_KINDS = (
+    *("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number"),
+    *("voip", "pager", "uan", "voicemail"),
+)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from souverain.privacy.base import Recognizer
 from souverain.privacy.entities import Entity, EntityType
 from souverain.privacy.folding import fold
+from souverain.privacy.shared_work import one_analysis
 
 
 class Analyzer:
@@ -27,13 +28,14 @@ class Analyzer:
             return []
         folded = fold(text)
         found: list[Entity] = []
-        for recognizer in self.recognizers:
-            if types is not None and recognizer.types.isdisjoint(types):
-                continue
-            for entity in recognizer.find(folded.text, language):
-                if entity.score >= self.min_score and (types is None or entity.type in types):
-                    start, end = folded.span(entity.start, entity.end)
-                    found.append(replace(entity, start=start, end=end))
+        with one_analysis():  # what the recognizers share of this text lives until the end of the block
+            for recognizer in self.recognizers:
+                if types is not None and recognizer.types.isdisjoint(types):
+                    continue
+                for entity in recognizer.find(folded.text, language):
+                    if entity.score >= self.min_score and (types is None or entity.type in types):
+                        start, end = folded.span(entity.start, entity.end)
+                        found.append(replace(entity, start=start, end=end))
         return _without_overlaps(found)
 
 

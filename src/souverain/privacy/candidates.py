@@ -13,11 +13,11 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from souverain.privacy.context_words import LANGUAGE_COUNTRIES, ContextIndex, ContextWords
 from souverain.privacy.entities import Entity
 from souverain.privacy.formats import SCORES, IdentifierFormat, Strength
+from souverain.privacy.shared_work import shared
 
 # A token: ASCII letters and digits with at least one digit, or a short upper-case word that may be a
 # prefix, a check letter or a bank code ("FR", "ATU", "Z", "ABNA"); never glued to other word
@@ -183,26 +183,30 @@ class NumberTokens:
     """The tokens of a text in order, upper-cased, each with whether a separator joins it to the one
     before."""
 
-    starts: list[int]
-    ends: list[int]
-    values: list[str]
-    joined: list[bool]
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    values: tuple[str, ...]
+    joined: tuple[bool, ...]
 
 
-@lru_cache(maxsize=2)
 def number_tokens(text: str) -> NumberTokens:
-    """Cut once per text: the recognizers of identifiers and of bank data ask for the same text in a
+    """Cut once per analysis: the recognizers of identifiers and of bank data ask for the same text in a
     row, and cutting it is most of what either costs on prose."""
-    tokens = NumberTokens([], [], [], [])
-    previous_end = -1
+    return shared((number_tokens, text), lambda: _cut(text))
+
+
+def _cut(text: str) -> NumberTokens:
+    starts: list[int] = []
+    ends: list[int] = []
+    values: list[str] = []
+    joined: list[bool] = []
     for match in _TOKEN.finditer(text):
         start, end = match.span()
-        tokens.starts.append(start)
-        tokens.ends.append(end)
-        tokens.values.append(match.group().upper())
-        tokens.joined.append(previous_end >= 0 and _joins(text, previous_end, start))
-        previous_end = end
-    return tokens
+        joined.append(bool(ends) and _joins(text, ends[-1], start))
+        starts.append(start)
+        ends.append(end)
+        values.append(match.group().upper())
+    return NumberTokens(tuple(starts), tuple(ends), tuple(values), tuple(joined))
 
 
 def _strength(identifier_format: IdentifierFormat, as_written: bool, inside: bool) -> Strength:

@@ -31,6 +31,10 @@ def birth_dates(text: str) -> list[str]:
         ("född 1985-03-12", "1985-03-12"),
         ("ημερομηνία γέννησης 12/03/1985", "12/03/1985"),
         ("дата на раждане 12.03.1985", "12.03.1985"),
+        ("NÉ LE 12/03/1985", "12/03/1985"),  # any case
+        # "İ" lowers to two characters: the text is then lowered letter by letter, and the final sigma
+        # of the Greek cue is lowered as a middle one.
+        ("Name: İlker; ΗΜΕΡΟΜΗΝΊΑ ΓΈΝΝΗΣΗΣ: 12.03.1970", "12.03.1970"),
     ],
 )
 def test_dates_with_a_birth_cue(text: str, expected: str) -> None:

@@ -21,9 +21,11 @@ def test_grouping_by_first_character_finds_what_the_plain_alternation_finds() ->
     assert len(found) == 7
 
 
-def test_a_pattern_that_does_not_start_with_a_plain_character_is_refused() -> None:
+@pytest.mark.parametrize("pattern", [r"(?:tel)", r"a?b", r"x|y", r"\d+"])
+def test_a_pattern_that_does_not_start_with_a_plain_character_is_refused(pattern: str) -> None:
+    # Grouped by its first character, "a?b" would require the "a", and "x|y" would put "y" under "x".
     with pytest.raises(ValueError, match="does not start with a plain character"):
-        by_first_character([r"(?:tel)"])
+        by_first_character([pattern])
 
 
 def test_lowering_keeps_every_offset() -> None:

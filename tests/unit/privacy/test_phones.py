@@ -64,23 +64,33 @@ def test_degenerate_inputs(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "number"),
+    ("text", "expected"),
     [
-        ("Mobile: 0470 12 34 56, after six.", "0470 12 34 56"),
-        ("Personal info:\nPhone:\n030 1234567\n", "030 1234567"),
-        ("Handy 0664 123456 (abends)", "0664 123456"),
-        ("reach her on 612 34 56 78 office", "612 34 56 78"),
-        ("Tel.: (201) 555-0123", "(201) 555-0123"),  # North American, not the Irish 555-0123 inside
+        ("Mobile: 0470 12 34 56, after six.", ("0470 12 34 56", "BE")),  # grouped the Belgian way
+        ("Mobile: 04 70 12 34 56, after six.", ("04 70 12 34 56", "FR")),  # the same digits, the French way
+        ("Personal info:\nPhone:\n030 1234567\n", ("030 1234567", "DE")),
+        ("reach her on 612 34 56 78 office", ("612 34 56 78", "ES")),
+        ("Tel.: (201) 555-0123", ("(201) 555-0123", "US")),  # not the Irish 555-0123 inside
+        ("Phone: (416) 234-5678", ("(416) 234-5678", "CA")),  # ten digits, not a Luxembourg number
+        ("Tel. 07797 123456", ("07797 123456", "JE")),  # Jersey shares the United Kingdom's +44
+        ("Tel.: 33 6 12 34 56 78", ("33 6 12 34 56 78", "FR")),  # a country code without its plus
+        ("Tel.: 011 33 6 12 34 56 78", ("011 33 6 12 34 56 78", "FR")),  # North America's exit code
+        ("Tel: ٠٤٧٠ ١٢ ٣٤ ٥٦", ("٠٤٧٠ ١٢ ٣٤ ٥٦", "BE")),  # Arabic-Indic digits, as libphonenumber reads them
     ],
 )
-def test_next_to_a_phone_word_a_number_of_any_european_region_is_found(text: str, number: str) -> None:
+def test_next_to_a_phone_word_a_number_of_any_european_region_is_found(
+    text: str, expected: tuple[str, str]
+) -> None:
     # The letter is in English: Ireland, the United Kingdom and Malta are its regions; the word for a
-    # phone lets a Belgian, German, Austrian or Spanish number count too. Many national numbers are
-    # valid in several regions: the subtype is one of them.
-    [(found, region)] = phones(text, "en")
-    assert found == number
-    assert region is not None
-    assert phonenumbers.is_valid_number(phonenumbers.parse(number, region))
+    # phone lets numbers of the other European regions and North America count too. Where the digits
+    # fit several regions, the one that writes them the way they are written is named.
+    assert phones(text, "en") == [expected]
+
+
+def test_the_languages_own_regions_come_first() -> None:
+    # Valid in Ireland as written, and in Austria: the English text's own region is named.
+    assert phones("Handy 0664 123456", "en") == [("0664 123456", "IE")]
+    assert phones("puh. 018 501 2015", "fi") == [("018 501 2015", "AX")]  # Åland shares Finland's +358
 
 
 @pytest.mark.parametrize(
@@ -89,6 +99,8 @@ def test_next_to_a_phone_word_a_number_of_any_european_region_is_found(text: str
         "Our offices are at 17151 2450 Rue Haute.",  # a street number and a postcode
         "File 0470 12 34 56 was closed.",  # a Belgian mobile's shape, but nothing says it is one
         "The hotel 030 1234567 is cheap.",  # "tel" inside a word is no word for a phone
+        "It was during the afternoon, file" + " " * 16 + "0470 12 34 56 waits.",  # "ring" ends "during"
+        "File 0470 12 34 56 ....... telling more.",  # "tel" begins "telling"
     ],
 )
 def test_without_a_phone_word_only_the_languages_regions_count(text: str) -> None:

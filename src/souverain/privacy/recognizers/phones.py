@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import cache
 
 import phonenumbers
 
 from souverain.privacy.entities import Entity, EntityType
 from souverain.privacy.patterns import by_first_character, lower_keeping_offsets
+from souverain.privacy.phone_screen import digit_runs, likeliest_first, may_be
 from souverain.privacy.recognizers.languages import LANGUAGE_REGIONS, text_language
 
 SCORE = 0.8  # libphonenumber checks a number's length and prefixes per region, not that it is in use
@@ -28,7 +28,7 @@ _UNKNOWN_REGION = "ZZ"
 # is shorter; the bounded run keeps the scan linear.
 # A plus sign, or an opening bracket or digit with no letter or digit glued before it; each alternative
 # starts with its character, so that the search skips to those in C.
-_CANDIDATE = re.compile(r"(?:\+\(?\d|\((?<!\w\()\d|\d(?<!\w\d))[\d \t().\-/]{4,28}\d")
+CANDIDATE = re.compile(r"(?:\+\(?\d|\((?<!\w\()\d|\d(?<!\w\d))[\d \t().\-/]{4,28}\d")
 MIN_DIGITS = 6
 _CONTEXT_BEFORE = 2
 _CONTEXT_AFTER = 8
@@ -43,17 +43,18 @@ CUED_REGIONS = (
 # Words for a phone in the 24 languages, lower case, at the start of a word; a stem ("telef") covers
 # the forms that follow it, a word that must end there says so ("tel(?!\w)", not "tell").
 _CUE_WORDS = (
-    *(r"phone", r"telephone", r"mobile", r"cell", r"call(?!\w)", r"fax", r"landline", r"desk(?!\w)"),
-    *(r"tel(?!\w)", r"tel\.", r"telef", r"teleph", r"tél", r"tlf", r"tfno", r"puh", r"phon"),
-    *(r"portable", r"appel", r"handy", r"mobil", r"móvil", r"cellulare", r"telemóvel", r"celular"),
+    *(r"phon", r"teleph", r"mobil", r"cell", r"call(?!\w)", r"fax", r"landline", r"desk(?!\w)"),
+    *(r"tel(?!\w)", r"telef", r"tél", r"tlf", r"tfno", r"puh"),
+    *(r"portable", r"appel", r"handy", r"móvil", r"telemóvel", r"celular"),
     *(r"gsm(?!\w)", r"sms(?!\w)", r"whatsapp", r"bel(?:len|l?t)(?!\w)", r"ring(?!\w)", r"rufnummer"),
-    *(r"festnetz", r"anruf", r"llam", r"chiam", r"komórk", r"kom\.", r"puhelin", r"tālr", r"mob\."),
+    *(r"festnetz", r"anruf", r"llam", r"chiam", r"komórk", r"kom\.", r"tālr", r"mob\."),
     *(r"mobitel", r"mowbajl", r"guthán", r"fón(?!\w)", r"office(?!\w)", r"bureau(?!\w)", r"büro(?!\w)"),
-    *(r"телефон", r"тел", r"мобилен", r"τηλ", r"κινητ"),
+    *(r"телефон", r"тел(?!\w)", r"мобилен", r"τηλ", r"κινητ"),
 )
 _CUE = re.compile(rf"(?<!\w)(?:{by_first_character(_CUE_WORDS)})")
 CUE_BEFORE = 40  # characters before a number where its word may be: "Personal info:\nPhone:\n"
 CUE_AFTER = 12  # and after it: "416 60 039 office"
+_LONGEST_CUE = 16  # "rufnummer", "телефон", and the one character "(?!\w)" looks at
 
 
 class PhoneRecognizer:
@@ -61,7 +62,7 @@ class PhoneRecognizer:
     types = frozenset({EntityType.PHONE})
 
     def find(self, text: str, language: str | None) -> Iterator[Entity]:
-        candidates = [match for match in _CANDIDATE.finditer(text) if _digits(match.group()) >= MIN_DIGITS]
+        candidates = [match for match in CANDIDATE.finditer(text) if _digits(match.group()) >= MIN_DIGITS]
         if not candidates:
             return
         own = LANGUAGE_REGIONS.get(text_language(text, language), ()) or (_UNKNOWN_REGION,)
@@ -71,14 +72,12 @@ class PhoneRecognizer:
             written = candidate.group()
             if written.startswith("+"):
                 regions: tuple[str, ...] = own[:1]  # an international number reads the same from anywhere
-            elif written.startswith("00"):
-                regions = own  # after the international prefix: any length
             else:
-                near = _cue_near(text, candidate.start(), candidate.end())
-                runs = _digit_runs(written)
-                regions = tuple(
-                    region for region in (*own, *(others if near else ())) if _may_be(runs, region)
-                )
+                runs = digit_runs(written, MIN_DIGITS)
+                regions = tuple(region for region in own if may_be(runs, region))
+                if _cue_near(text, candidate.start(), candidate.end()):
+                    cued = (region for region in others if may_be(runs, region))
+                    regions += tuple(likeliest_first(cued, written))
             for start, end, subtype in _numbers(text, candidate, regions):
                 if (start, end) not in seen:  # the context of one candidate may hold the next
                     seen.add((start, end))
@@ -104,7 +103,7 @@ def _numbers(
             for match in phonenumbers.PhoneNumberMatcher(
                 snippet, region, leniency=phonenumbers.Leniency.VALID
             )
-            if _digits(match.raw_string) >= MIN_DIGITS  # a short number found inside a longer run
+            if long_enough(match)  # not a short number found inside a longer run
         ]
         digits = sum(_digits(text[start:end]) for start, end, _ in found)
         if digits > best_digits:
@@ -114,74 +113,21 @@ def _numbers(
     return best
 
 
+def long_enough(match: phonenumbers.PhoneNumberMatch) -> bool:
+    """At least MIN_DIGITS digits, an extension ("ext. 12") not counted."""
+    return _digits(match.raw_string) - len(match.number.extension or "") >= MIN_DIGITS
+
+
 def _digits(candidate: str) -> int:
     return sum(character.isdigit() for character in candidate)
 
 
 def _cue_near(text: str, start: int, end: int) -> bool:
-    window_start = max(0, start - CUE_BEFORE)
-    window = lower_keeping_offsets(text[window_start : end + CUE_AFTER])
-    # A word starting inside the window; the look behind needs the character before it.
-    return _CUE.search(window) is not None
-
-
-def _digit_runs(written: str) -> set[str]:
-    """The digits of every number libphonenumber's matcher could find in `written`: the whole, and where
-    that is none, the parts it then tries (its `_INNER_MATCHES`): what lies before the first and after
-    each slash, bracket, spaced hyphen or full stop, and each part between spaces. Those shorter than
-    MIN_DIGITS are not reported, so not looked for."""
-    runs = {_DIGITS.sub("", written)}
-    for separator in _INNER_SEPARATORS:
-        for index, inner in enumerate(separator.finditer(written)):
-            if index == 0:
-                runs.add(_DIGITS.sub("", written[: inner.start()]))
-            runs.add(_DIGITS.sub("", inner.group(1)))
-    return {run for run in runs if len(run) >= MIN_DIGITS}
-
-
-_DIGITS = re.compile(r"\D+")
-_INNER_SEPARATORS = tuple(
-    re.compile(pattern)
-    for pattern in (r"/+(.*)", r"(\([^(]*)", r"(?:\s-|-\s)\s*(.+)", r"\.+\s*([^.]+)", r"\s+(\S+)")
-)
-
-
-def _may_be(runs: set[str], region: str) -> bool:
-    """Whether one of these runs of digits, without the region's trunk prefix where it has one, fits
-    the pattern of all the region's numbers (libphonenumber's metadata): a test of a microsecond before
-    libphonenumber's own, which costs some fifty a region. Every number it deems valid passes."""
-    screen = _national_screen(region)
-    if screen is None:
-        return True
-    numbers, trunk_prefix = screen
-    for digits in runs:
-        if numbers.fullmatch(digits) is not None:
-            return True
-        prefix = trunk_prefix.match(digits) if trunk_prefix is not None else None
-        if prefix is not None and numbers.fullmatch(digits, prefix.end()) is not None:
-            return True
-    return False
-
-
-@cache
-def _national_screen(region: str) -> tuple[re.Pattern[str], re.Pattern[str] | None] | None:
-    """The pattern of `region`'s valid national numbers (those of each type libphonenumber knows: fixed
-    line, mobile, toll-free, …) and of its trunk prefix ("0", "0|180020"); None where a prefix is
-    rewritten rather than removed, or the region has no metadata: then always tried."""
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    if metadata is None or metadata.national_prefix_transform_rule:
-        return None
-    kinds = (getattr(metadata, kind, None) for kind in _NUMBER_KINDS)
-    patterns = [kind.national_number_pattern for kind in kinds if kind and kind.national_number_pattern]
-    if not patterns:
-        return None
-    prefix = metadata.national_prefix_for_parsing
-    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns)), re.compile(
-        prefix
-    ) if prefix else None
-
-
-_NUMBER_KINDS = (
-    *("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number"),
-    *("voip", "pager", "uan", "voicemail"),
-)
+    """Whether a word for a phone starts within CUE_BEFORE characters before the number or CUE_AFTER
+    after it. The slice around that window is wider by the longest word and one character, so that a
+    word cut by its edges ("du|ring", "tel|ling") is read as the word it is."""
+    first = max(0, start - CUE_BEFORE)
+    offset = max(0, first - 1)
+    lowered = lower_keeping_offsets(text[offset : end + CUE_AFTER + _LONGEST_CUE])
+    found = _CUE.search(lowered, first - offset)  # the look behind still sees the character before
+    return found is not None and found.start() + offset <= end + CUE_AFTER

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from souverain.privacy.context_words import LANGUAGE_COUNTRIES, ContextIndex, ContextWords
+from souverain.knowledge.languages import base_language
+from souverain.privacy.context_words import CONTEXT_WORDS, LANGUAGE_COUNTRIES, ContextIndex, ContextWords
 from souverain.privacy.entities import Entity
 from souverain.privacy.formats import SCORES, IdentifierFormat, Strength
 from souverain.privacy.shared_work import shared
@@ -39,17 +40,13 @@ LONG_RUN = 3 * MAX_TOKENS
 
 
 class FormatMatcher:
-    """Finds the numbers of `formats` in a (folded) text and reports them as `recognizer`. Findings that
-    could not reach `min_score` are not looked for: a weak format is validated only near its context."""
+    """A recognizer of the numbers of `formats` in a (folded) text, reported as `name`. Findings that
+    could not reach `min_score` are not looked for: a weak format is validated only near its context.
+    The recognizers of identifiers and of bank data are two of them."""
 
-    def __init__(
-        self,
-        recognizer: str,
-        formats: Sequence[IdentifierFormat],
-        context_words: Mapping[str, tuple[str, ...]],
-        min_score: float = 0.0,
-    ) -> None:
-        self.recognizer = recognizer
+    def __init__(self, name: str, formats: Sequence[IdentifierFormat], min_score: float = 0.0) -> None:
+        self.name = name
+        self.types = frozenset(identifier_format.type for identifier_format in formats)
         self.min_score = min_score
         by_length: defaultdict[int, list[IdentifierFormat]] = defaultdict(list)
         for identifier_format in formats:
@@ -58,24 +55,25 @@ class FormatMatcher:
         self._by_length = {length: tuple(found) for length, found in by_length.items()}
         self._max_length = max(self._by_length)
         # The best score a number of each length can reach with no context word near, written the way
-        # people write it, standing alone or among other numbers: lengths that cannot reach min_score
-        # are skipped at once where no context word is near (most numbers in a long digit dump).
-        self._ceiling = {
-            length: max(SCORES[_strength(identifier_format, True, False)][0] for identifier_format in found)
-            for length, found in self._by_length.items()
-        }
-        self._ceiling_inside = {
-            length: max(SCORES[_strength(identifier_format, True, True)][0] for identifier_format in found)
-            for length, found in self._by_length.items()
+        # people write it, standing alone (False) or among other numbers (True): lengths that cannot
+        # reach min_score are skipped at once where no context word is near (most numbers in a digit dump).
+        self._ceilings = {
+            inside: {
+                length: max(
+                    SCORES[_strength(identifier_format, True, inside)][0] for identifier_format in found
+                )
+                for length, found in self._by_length.items()
+            }
+            for inside in (False, True)
         }
         subtypes_by_word: defaultdict[str, list[str]] = defaultdict(list)
         for identifier_format in formats:
-            for word in context_words.get(identifier_format.subtype, ()):
+            for word in CONTEXT_WORDS.get(identifier_format.subtype, ()):
                 subtypes_by_word[word.lower()].append(identifier_format.subtype)
         self._context_words = ContextWords({word: tuple(found) for word, found in subtypes_by_word.items()})
 
     def find(self, text: str, language: str | None = None) -> Iterator[Entity]:
-        countries = LANGUAGE_COUNTRIES.get((language or "").split("-")[0].lower(), frozenset())
+        countries = LANGUAGE_COUNTRIES.get(base_language(language or ""), frozenset())
         starts: list[int] = []
         ends: list[int] = []
         values: list[str] = []
@@ -120,7 +118,7 @@ class FormatMatcher:
                     break
                 if length not in self._by_length:
                     continue
-                ceiling = self._ceiling_inside if first > 0 or last + 1 < len(values) else self._ceiling
+                ceiling = self._ceilings[first > 0 or last + 1 < len(values)]
                 if ceiling[length] < self.min_score and any_context is None:
                     any_context = context.near(None, starts[first], ends[stop - 1])
                 if any_context or ceiling[length] >= self.min_score:
@@ -154,10 +152,10 @@ class FormatMatcher:
         countries: frozenset[str],
     ) -> Entity | None:
         best: Entity | None = None
+        written = text[start:end]
         for identifier_format in self._by_length[len(compact)]:
             if identifier_format.shape.fullmatch(compact) is None:
                 continue
-            written = text[start:end]
             as_written = identifier_format.written is not None and identifier_format.written.fullmatch(
                 written
             )
@@ -172,9 +170,7 @@ class FormatMatcher:
                 continue
             candidate = _with_dashes(written) if identifier_format.keeps_dash else compact
             if identifier_format.validate(candidate):
-                best = Entity(
-                    identifier_format.type, start, end, score, self.recognizer, identifier_format.subtype
-                )
+                best = Entity(identifier_format.type, start, end, score, self.name, identifier_format.subtype)
         return best
 
 

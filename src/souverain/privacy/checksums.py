@@ -39,7 +39,7 @@ def hu_tax_id(number: str) -> bool:
     if len(number) != 10 or number[0] != "8" or not _DIGITS.fullmatch(number):
         return False
     check = sum(int(digit) * weight for weight, digit in enumerate(number[:9], start=1)) % 11
-    return check != 10 and check == int(number[9])
+    return check == int(number[9])  # a remainder of 10 matches no digit
 
 
 # First digit of the személyi azonosító: sex and century of birth (foreigners: 7 and 8, 1900s).
@@ -57,7 +57,7 @@ def hu_personal_id(number: str) -> bool:
         return False
     weights = range(1, 11) if born < (1997, 1, 1) else range(10, 0, -1)
     check = sum(int(digit) * weight for digit, weight in zip(number[:10], weights, strict=True)) % 11
-    return check != 10 and check == int(number[10])
+    return check == int(number[10])  # a remainder of 10 matches no digit
 
 
 def hu_taj(number: str) -> bool:

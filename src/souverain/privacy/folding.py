@@ -21,10 +21,9 @@ _SPACES = "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
 _DASHES = "\u2010-\u2015\u2212\ufe63"
 # Full-width ASCII (U+FF01..U+FF5E) is ASCII shifted by 0xFEE0.
 _FULL_WIDTH = "\uff01-\uff5e"
-_SPECIAL = re.compile(f"[{_INVISIBLE}]+|[{_SPACES}{_DASHES}{_FULL_WIDTH}]")
-_IS_INVISIBLE = re.compile(f"[{_INVISIBLE}]")
-_IS_SPACE = re.compile(f"[{_SPACES}]")
-_IS_DASH = re.compile(f"[{_DASHES}]")
+_SPECIAL = re.compile(
+    f"(?P<invisible>[{_INVISIBLE}]+)|(?P<space>[{_SPACES}])|(?P<dash>[{_DASHES}])|[{_FULL_WIDTH}]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +62,13 @@ def fold(text: str) -> Folded:
     for match in _SPECIAL.finditer(text):
         pieces.append(text[last : match.start()])
         found = match.group()
-        if _IS_INVISIBLE.match(found):
+        if match.lastgroup == "invisible":
             removed += len(found)
             breakpoints.append(match.start() - removed + len(found))
             shifts.append(removed)
-        elif _IS_SPACE.match(found):
+        elif match.lastgroup == "space":
             pieces.append(" ")
-        elif _IS_DASH.match(found):
+        elif match.lastgroup == "dash":
             pieces.append("-")
         else:
             pieces.append(chr(ord(found) - 0xFEE0))

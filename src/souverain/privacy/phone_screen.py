@@ -61,10 +61,11 @@ def likeliest_first(regions: Iterable[str], written: str) -> list[str]:
         screen = _screen(region)
         return (True, 99) if screen is None else (not screen.admits(digits), screen.lengths)
 
-    ranked = sorted(regions, key=rank)
+    ranks = {region: rank(region) for region in regions}
+    ranked = sorted(ranks, key=ranks.__getitem__)
     groups = [len(group) for group in _DIGIT_GROUPS.findall(written)]
     for index, region in enumerate(ranked):
-        if rank(region)[0]:  # the rest cannot take it whole
+        if ranks[region][0]:  # the rest cannot take it whole
             break
         if _grouped_as(written, groups, region):
             return [region, *ranked[:index], *ranked[index + 1 :]]

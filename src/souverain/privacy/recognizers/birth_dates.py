@@ -23,7 +23,7 @@ WINDOW_BEFORE = 12  # characters between a date and a cue after it: "1970 gebore
 # mt, nl, pl, pt, ro, sk, sl, sv. Lower case: the text is lowered once, not matched ignoring case (three
 # times slower in `re`); a Greek final sigma may be lowered either way (letter by letter, it is not final).
 _CUES = (
-    *(r"роден[аo]?", r"родена", r"дата\s+на\s+раждане"),  # noqa: RUF001 (Cyrillic and Greek on purpose)
+    *(r"роден[аo]?", r"дата\s+на\s+раждане"),  # noqa: RUF001 (Cyrillic and Greek on purpose)
     *(r"narozen[aá]?", r"datum\s+narození"),
     *(r"født", r"fødselsdato"),
     *(r"geboren", r"geb\.", r"geburtsdatum", r"geburtstag"),
@@ -32,7 +32,7 @@ _CUES = (
     *(r"nacid[oa]", r"fecha\s+de\s+nacimiento", r"f\.\s*nac\."),
     *(r"sündinud", r"sünniaeg", r"sünnikuupäev"),
     *(r"syntynyt", r"syntymäaika", r"syntymäpäivä"),
-    *(r"née?", r"né\(e\)", r"date\s+de\s+naissance"),
+    *(r"née?", r"date\s+de\s+naissance"),
     *(r"rugadh", r"dáta\s+breithe"),
     *(r"rođen[ai]?", r"datum\s+rođenja"),
     *(r"született", r"születési\s+(?:idő|dátum|ideje)", r"szül\."),
@@ -40,10 +40,10 @@ _CUES = (
     *(r"gimęs", r"gimusi", r"gimimo\s+data"),
     *(r"dzimis", r"dzimusi", r"dzimšanas\s+datums"),
     *(r"twieled", r"twieldet", r"data\s+tat-twelid"),
-    *(r"geboren\s+op", r"geboortedatum"),
+    r"geboortedatum",
     *(r"urodzon[ya]", r"data\s+urodzenia", r"ur\."),
     *(r"nascid[oa]", r"data\s+de\s+nascimento"),
-    *(r"născut", r"născută", r"născut[ăa]?", r"data\s+na[șş]terii"),
+    *(r"născut[ăa]?", r"data\s+na[șş]terii"),
     *(r"narodený", r"narodená", r"dátum\s+narodenia"),
     *(r"rojen[a]?", r"datum\s+rojstva"),
     *(r"född", r"födelsedatum"),

@@ -21,7 +21,7 @@ SCORE = 0.7  # below spaCy's 0.85: a title is good evidence, the extent of the n
 _CASED_TITLES = (
     r"M\s?\.|MM\s?\.|Mmes?|Mlle|Mr|Mrs|Ms|Mx|Dr|Drs|Prof|Herr|Frau|Hr|Fr|Sr|Sra|Srta|Sres|Don|Doña|Dña"
     r"|Sig|Sig\.ra|Sig\.na|Dott|Dott\.ssa|Avv|Ing|Dhr|Mevr|Mw|Pan|Pani|Panu|Panią|Paní|Pán|Sz|Κος|Κα"  # noqa: RUF001 (Cyrillic and Greek on purpose)
-    r"|Г-н|Г-жа|Dl|Dna|Gdin|Gđa|Gđica|Sn|Sra|Snr|Sen|Srª|Sr\.ª"
+    r"|Г-н|Г-жа|Dl|Dna|Gdin|Gđa|Gđica|Sn|Snr|Sen|Srª|Sr\.ª"
 )
 # Whole words, in any case ("à madame Dupont").
 _UNCASED_TITLES = (
@@ -36,7 +36,7 @@ _CUES = (
     r"my\s+name\s+is|i\s+am\s+called|je\s+m['\u2019]appelle|je\s+me\s+nomme|mon\s+nom\s+est|ich\s+heiße"
     r"|ich\s+heisse|mein\s+name\s+ist|me\s+llamo|mi\s+nombre\s+es|mi\s+chiamo|il\s+mio\s+nome\s+è"
     r"|mijn\s+naam\s+is|ik\s+heet|nazywam\s+się|mam\s+na\s+imię|chamo-me|o\s+meu\s+nome\s+é"
-    r"|jag\s+heter|jeg\s+hedder|jeg\s+hedder|minun\s+nimeni\s+on|nimeni\s+on|mă\s+numesc|jmenuji\s+se"
+    r"|jag\s+heter|jeg\s+hedder|minun\s+nimeni\s+on|nimeni\s+on|mă\s+numesc|jmenuji\s+se"
     r"|volám\s+sa|ime\s+mi\s+je|zovem\s+se|a\s+nevem|mano\s+vardas|mani\s+sauc|minu\s+nimi\s+on"
     r"|казвам\s+се|με\s+λένε|jisimni|is\s+mise"  # noqa: RUF001 (Cyrillic and Greek on purpose)
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from souverain.knowledge.chunking import detect_language
 from souverain.knowledge.languages import base_language
+from souverain.privacy.shared_work import shared
 
 # Detection reads spread windows of the text (knowledge.chunking); a 10 MB text costs no more than a page.
 
@@ -13,7 +14,8 @@ def text_language(text: str, hint: str | None) -> str:
     """The ISO 639-1 code of `hint` when given, else of the text's detected language; "" when unsure."""
     if hint:
         return base_language(hint)
-    return detect_language(text)
+    # Names and phones both ask: detected once per analysis.
+    return shared((detect_language, text), lambda: detect_language(text))
 
 
 # The region whose national phone formats a language's writers use first. English is written in two

@@ -4,7 +4,6 @@ model, from the audit log; a Markdown table for people, JSON for programs."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -19,17 +18,13 @@ from souverain.cli_support import (
     run_on_audit_log,
     settings_for,
 )
+from souverain.cli_usecases import Format
 from souverain.errors import InvalidRequest
 from souverain.governance.usage import MAX_DAYS, Period, UsageReport, UsageRow, usage_report
 
 usage_app = typer.Typer(help="Report usage and estimated energy from the audit log.", no_args_is_help=True)
 
 DAY = {"formats": ["%Y-%m-%d"], "metavar": "YYYY-MM-DD"}
-
-
-class Format(StrEnum):
-    MARKDOWN = "markdown"
-    JSON = "json"
 
 
 @usage_app.command("report")

@@ -67,7 +67,7 @@ class Gateway:
         metrics: Metrics,
         audit: AuditLog,
         hasher: ContentHasher,
-        analyzer: Analyzer | None = None,
+        analyzer: Analyzer,
     ) -> None:
         self.deployment = deployment
         self.router = router
@@ -75,7 +75,7 @@ class Gateway:
         self.metrics = metrics
         self.audit = audit
         self.hasher = hasher
-        self.analyzer = analyzer  # None: no personal data is looked for (tools that call no chat model)
+        self.analyzer = analyzer
 
     # --- policy -------------------------------------------------------------------------------------
     def classify(self, principal: Principal, declared: str | None) -> str:
@@ -133,7 +133,7 @@ class Gateway:
         before any backend is contacted. None, at the cost of one check, for a tenant whose policy allows
         everything in and out."""
         policy = principal.tenant.pii
-        if self.analyzer is None or not policy.active:
+        if not policy.active:
             return None
         return await protect(self.analyzer, policy, payload)
 
@@ -398,11 +398,10 @@ class Gateway:
             # Bytes are already with the caller: no failover now, end the stream with an error event.
             self._failed(backend, failure)
             status = "stream_error"
-            error = {"message": f"the backend failed mid-stream ({failure})", "type": "api_error"}
-            error["code"] = "backend_stream_error"
+            broken = SouverainError(f"the backend failed mid-stream ({failure})", code="backend_stream_error")
             recorded = True
-            await self.audit.record(record(error["code"]))
-            yield pending + b"data: " + orjson.dumps({"error": error}) + b"\n\n"
+            await self.audit.record(record(broken.code))
+            yield pending + _error_event(broken)
         except AuditUnavailable as failure:
             status = failure.code
             yield pending + _error_event(failure)

@@ -333,13 +333,10 @@ class Answerer:
             created_at=datetime.now(UTC),
             explanation_json=orjson.dumps(answer.explanation).decode(),
         )
-        subjects = self.knowledge.subjects
         # The explanation quotes the passages (and the model's sentences): whoever they mention, the
         # stored answer mentions too, and goes when they are erased.
-        mentioned = (
-            await asyncio.to_thread(subjects.in_texts, list(strings_in(answer.explanation)))
-            if subjects is not None
-            else set()
+        mentioned = await asyncio.to_thread(
+            self.knowledge.subjects.in_texts, list(strings_in(answer.explanation))
         )
         async with self.knowledge.database.session() as session, session.begin():
             session.add(row)

@@ -77,14 +77,14 @@ class KnowledgeService:
         deployment: Deployment,
         gateway: Gateway,
         index: SearchIndex,
-        subjects: Subjects | None = None,
+        subjects: Subjects,
     ) -> None:
         self.database = database
         self.deployment = deployment
         self.gateway = gateway
         self.index = index
         self.settings = deployment.knowledge
-        self.subjects = subjects  # None: no data subject is recorded (a store without privacy features)
+        self.subjects = subjects
 
     # --- collections --------------------------------------------------------------------------------
     async def create_collection(
@@ -241,8 +241,6 @@ class KnowledgeService:
     def _mentions(self, document: DocumentRow, drafts: list[ChunkDraft]) -> list[tuple[str, str, int | None]]:
         """(subject, type, position of the chunk) for each subject each chunk mentions; position None for
         the document's title, file name and metadata."""
-        if self.subjects is None:
-            return []
         described = [document.title, document.filename, *strings_in(json.loads(document.metadata_json))]
         found: list[tuple[str, str, int | None]] = [
             (subject, entity_type.value, None)

@@ -15,12 +15,15 @@ import orjson
 import pytest
 from sqlalchemy import update
 
+from souverain.config_privacy import PrivacyConfig
 from souverain.gateway.metrics import Metrics
 from souverain.governance.audit.events import ContentHasher
 from souverain.governance.audit.keys import audit_key
 from souverain.governance.audit.log import AuditLog, stored_records, verify_store
 from souverain.governance.review.sealing import Sealer
 from souverain.governance.review.service import ReviewService
+from souverain.privacy.recognizers import build_analyzer
+from souverain.privacy.subjects import SubjectHasher, Subjects
 from souverain.store.database import Database
 from souverain.store.models import ReviewRow
 from souverain.testing.fake_backend import FakeBackend
@@ -231,14 +234,15 @@ def test_held_content_is_erased_after_the_retention_and_the_decision_stays(site:
                     update(ReviewRow).where(ReviewRow.id == review).values(erase_after=past)
                 )
             metrics = Metrics()
-            hasher = ContentHasher(audit_key(site.settings))
+            site_key = audit_key(site.settings)
             service = ReviewService(
                 database,
                 AuditLog(database, "test"),
-                hasher,
+                ContentHasher(site_key),
                 Sealer(b"k"),
                 metrics.reviews_held,
                 metrics.review_wait,
+                Subjects(build_analyzer(PrivacyConfig()), SubjectHasher(site_key)),
             )
             return await service.erase_past_retention()
         finally:

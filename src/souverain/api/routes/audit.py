@@ -25,7 +25,7 @@ from souverain.api.schemas import (
     error_responses,
 )
 from souverain.errors import Conflict
-from souverain.governance.audit.chain import Stored, utc
+from souverain.governance.audit.chain import INDEXED, Stored, utc
 from souverain.governance.audit.export import error_line
 from souverain.governance.audit.reader import AuditReader
 from souverain.governance.audit.search import RecordQuery, period
@@ -49,7 +49,7 @@ async def search_records(
 ) -> AuditRecordList:
     """The records of the key's tenant that match every filter given, oldest first; pass `next_after`
     as `after` for the next page. The search is recorded in the log (kind `audit_access`)."""
-    filters = query.model_dump(include={"tenant", "principal", "use_case", "kind", "status", "decision"})
+    filters = query.model_dump(include={*INDEXED, "decision"})
     found = await audit.search(
         caller,
         RecordQuery(period(query.start, query.end), **filters, after=query.after, limit=query.limit),

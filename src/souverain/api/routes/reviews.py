@@ -7,7 +7,6 @@ output is released by `GET /v1/reviews/{id}/result` once a reviewer approved or 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
@@ -49,24 +48,7 @@ def held_response(held: Held, model: str, block: dict[str, Any], chat: bool) -> 
 
 
 def _out(review: Review) -> ReviewOut:
-    end = review.decided_at or datetime.now(UTC)
-    return ReviewOut(
-        id=review.id,
-        use_case=review.use_case,
-        endpoint=review.endpoint,
-        model=review.model,
-        status=review.status,
-        created_at=review.created_at,
-        expires_at=review.expires_at,
-        decided_at=review.decided_at,
-        reviewer=review.reviewer,
-        reason=review.reason,
-        waited_seconds=round((end - review.created_at).total_seconds(), 3),
-        erased=review.erased,
-        request=review.request,
-        output=review.output,
-        released=review.released,
-    )
+    return ReviewOut.model_validate(review, from_attributes=True)
 
 
 @router.get("", response_model=ReviewList)

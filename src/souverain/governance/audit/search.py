@@ -11,14 +11,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DataError
 
 from souverain.errors import Conflict, InvalidRequest
-from souverain.governance.audit.chain import Stored, timestamp, utc
+from souverain.governance.audit.chain import INDEXED, Stored, timestamp, utc
 from souverain.governance.audit.log import stored
 from souverain.store.database import Database
 from souverain.store.models import AuditRecordRow
 
 MAX_PAGE = 1000
 LAST_SEQ = 2**63 - 1  # the largest `seq` a store holds (BIGINT); a cursor beyond it is no cursor
-_EQUAL = ("tenant", "principal", "use_case", "kind", "status")  # filters on the columns beside the body
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ class RecordQuery:
 
     def described(self) -> dict[str, str | int]:
         """What was asked, for the record of the access: the filters given and the page."""
-        given = {name: getattr(self, name) for name in (*_EQUAL, "decision")}
+        given = {name: getattr(self, name) for name in (*INDEXED, "decision")}
         asked: dict[str, str | int] = self.period.described()
         asked |= {name: value for name, value in given.items() if value is not None}
         return asked | ({"after": self.after} if self.after else {}) | {"limit": self.limit}
@@ -83,7 +82,7 @@ class Page:
 
 async def search(database: Database, query: RecordQuery) -> Page:
     statement = select(AuditRecordRow).where(AuditRecordRow.seq > query.after, *query.period.conditions())
-    for name in _EQUAL:
+    for name in INDEXED:  # the columns beside the body
         value = getattr(query, name)
         if value is not None:
             statement = statement.where(getattr(AuditRecordRow, name) == value)

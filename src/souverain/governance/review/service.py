@@ -65,6 +65,12 @@ class Review:
     output: Any  # the response the model made, as JSON; None once erased
     released: Any  # what was released (the output, or the reviewer's edit); None until released
 
+    @property
+    def waited_seconds(self) -> float:
+        """From held to decided, or to now while pending."""
+        end = self.decided_at or datetime.now(UTC)
+        return round((end - self.created_at).total_seconds(), 3)
+
 
 class ReviewService:
     def __init__(
@@ -75,7 +81,7 @@ class ReviewService:
         sealer: Sealer,
         held: Counter,
         waits: Histogram,
-        subjects: Subjects | None = None,
+        subjects: Subjects,
     ) -> None:
         self.subjects = subjects  # who held outputs mention, found before they are sealed
         self.database = database
@@ -134,8 +140,6 @@ class ReviewService:
 
     def _mentioned(self, request: Any, output: bytes) -> set[tuple[str, str]]:
         """The subjects the plaintext mentions: once sealed, nothing can be searched in it."""
-        if self.subjects is None:
-            return set()
         try:
             said: Any = orjson.loads(output)
         except orjson.JSONDecodeError:  # a backend's odd body is held as it came: read it as text

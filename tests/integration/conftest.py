@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 import uvicorn
 
@@ -92,6 +93,11 @@ def start_gateway(deployment: dict[str, Any], data_dir: Path, **settings: Any) -
         raise RuntimeError("souverain did not start in 15 s")
     port = server.servers[0].sockets[0].getsockname()[1]
     return RunningGateway(f"http://127.0.0.1:{port}", config, parsed, server, thread)
+
+
+def client(gateway: RunningGateway, tenant: str = "lu-health", **key: str) -> openai.OpenAI:
+    """The official client with a new key of `tenant` (its options as `create_key` takes them)."""
+    return openai.OpenAI(base_url=gateway.api, api_key=gateway.create_key(tenant, **key), max_retries=0)
 
 
 @pytest.fixture

@@ -25,10 +25,12 @@ def environment(data_dir: Path) -> dict[str, str]:
     return {**os.environ, "SOUVERAIN_DATA_DIR": str(data_dir), "SOUVERAIN_LOG_LEVEL": "warning"}
 
 
-def souverain(*arguments: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+def souverain(*arguments: str, data_dir: Path, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The command run to its end; `input` is what the user types, for a command that asks."""
     return subprocess.run(
         [sys.executable, "-m", "souverain", *arguments],
         env=environment(data_dir),
+        input=input,
         capture_output=True,
         text=True,
         timeout=120,

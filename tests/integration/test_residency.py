@@ -10,13 +10,9 @@ import openai
 import pytest
 
 from souverain.testing.fake_backend import FakeBackend, Faults
-from tests.integration.conftest import RunningGateway, two_site_deployment
+from tests.integration.conftest import RunningGateway, client, two_site_deployment
 
 MESSAGES = [{"role": "user", "content": "bonjour"}]
-
-
-def client(gateway: RunningGateway, tenant: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.api, api_key=gateway.create_key(tenant), max_retries=0)
 
 
 def call(api: openai.OpenAI) -> tuple[int, str | None, str | None]:

@@ -3,16 +3,11 @@ block of the body that stays with the text, streamed or not."""
 
 from __future__ import annotations
 
-import openai
 import orjson
 
-from tests.integration.conftest import RunningGateway
+from tests.integration.conftest import RunningGateway, client
 
 MESSAGES = [{"role": "user", "content": "Quels sont les horaires du guichet ?"}]
-
-
-def client(gateway: RunningGateway) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.api, api_key=gateway.create_key("lu-health"), max_retries=0)
 
 
 def test_a_completion_is_marked_in_its_headers_and_body(two_sites: RunningGateway) -> None:

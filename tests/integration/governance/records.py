@@ -1,11 +1,15 @@
 """Records for the audit tests: model calls that differ by their token counts, any events, or events
-made at set moments; and what a store's log holds."""
+made at set moments, also in a new store; and what a store's log holds."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
 
 from souverain.governance.audit.chain import Finding, Stored
 from souverain.governance.audit.events import Event, ModelCall
@@ -47,6 +51,21 @@ async def append_at(database: Database, events: list[tuple[datetime, Event]]) ->
     for _, event in events:
         await log.record(event)
     await log.close()
+
+
+def fill_store(data: Path, events: Iterable[tuple[datetime, Event]]) -> None:
+    """A new SQLite store in the data folder `data`, as `souverain` commands find it, holding each event
+    recorded at its moment, in order."""
+
+    async def write() -> None:
+        database = Database(f"sqlite:///{data / 'souverain.db'}")
+        database.migrate()
+        try:
+            await append_at(database, list(events))
+        finally:
+            await database.close()
+
+    asyncio.run(write())
 
 
 def at(text: str) -> datetime:
@@ -91,3 +110,9 @@ def logged(url: str, *kinds: str) -> tuple[list[Stored], Finding | None]:
             await database.close()
 
     return asyncio.run(read())
+
+
+def logged_bodies(url: str, *kinds: str) -> tuple[list[dict[str, Any]], Finding | None]:
+    """As `logged`, with each record's body parsed."""
+    found, fault = logged(url, *kinds)
+    return [orjson.loads(record.body) for record in found], fault

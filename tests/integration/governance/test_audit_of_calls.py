@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from souverain.governance.audit.chain import Finding, Stored
-from tests.integration.conftest import RunningGateway
+from tests.integration.conftest import RunningGateway, client
 from tests.integration.governance.records import logged
 
 SECRET_WORDS = "Jean Dupont, matricule 1984-0312"
@@ -20,10 +20,6 @@ MESSAGES = [{"role": "user", "content": f"Le dossier de {SECRET_WORDS} est-il co
 def records(gateway: RunningGateway) -> tuple[list[Stored], Finding | None]:
     """The model calls recorded (the keys' creation is recorded too), and the whole chain's first fault."""
     return logged(gateway.settings.sqlalchemy_url(), "model_call")
-
-
-def client(gateway: RunningGateway, tenant: str = "lu-health", **key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.api, api_key=gateway.create_key(tenant, **key), max_retries=0)
 
 
 def test_an_answered_call_is_recorded_before_its_answer_arrives(two_sites: RunningGateway) -> None:

@@ -19,7 +19,7 @@ from souverain.config_privacy import PrivacyConfig
 from souverain.gateway.metrics import Metrics
 from souverain.governance.audit.events import ContentHasher
 from souverain.governance.audit.keys import audit_key
-from souverain.governance.audit.log import AuditLog, stored_records, verify_store
+from souverain.governance.audit.log import AuditLog
 from souverain.governance.review.sealing import Sealer
 from souverain.governance.review.service import ReviewService
 from souverain.privacy.recognizers import build_analyzer
@@ -28,6 +28,7 @@ from souverain.store.database import Database
 from souverain.store.models import ReviewRow
 from souverain.testing.fake_backend import FakeBackend
 from tests.integration.conftest import RunningGateway, two_site_deployment
+from tests.integration.governance.records import logged_bodies
 from tests.integration.test_admin_api import assert_error, bearer
 
 TRIAGE = {
@@ -70,18 +71,10 @@ def fetch(gateway: RunningGateway, key: str, review: str) -> httpx.Response:
     return httpx.get(f"{gateway.api}/reviews/{review}/result", headers=bearer(key))
 
 
-def review_events(gateway: RunningGateway) -> tuple[list[dict[str, Any]], int]:
-    async def read() -> tuple[list[dict[str, Any]], int]:
-        database = Database(gateway.settings.sqlalchemy_url())
-        try:
-            bodies = [orjson.loads(record.body) async for record in stored_records(database)]
-            checked, finding = await verify_store(database)
-            assert finding is None
-            return [body for body in bodies if body["kind"] == "review"], checked
-        finally:
-            await database.close()
-
-    return asyncio.run(read())
+def review_events(gateway: RunningGateway) -> list[dict[str, Any]]:
+    events, finding = logged_bodies(gateway.settings.sqlalchemy_url(), "review")
+    assert finding is None
+    return events
 
 
 def held(gateway: RunningGateway, caller: str) -> str:
@@ -119,7 +112,7 @@ def test_an_approved_output_reaches_the_caller_only_after_the_decision(site: Run
     assert completion["souverain"]["ai_generated"] is True
     assert fetch(site, caller, review).status_code == 200  # again: still there
 
-    events, _ = review_events(site)
+    events = review_events(site)
     assert [event["action"] for event in events] == ["held", "approved", "released"]  # released once
     assert events[1]["waited_seconds"] >= 0 and events[1]["call_record"] == events[0]["call_record"]
     assert all(SECRET not in orjson.dumps(event).decode() for event in events)
@@ -146,7 +139,7 @@ def test_an_edit_releases_the_reviewers_text_and_a_rejection_nothing(site: Runni
     refused = assert_error(fetch(site, caller, second), 409, "review_rejected")
     assert "Hors du champ" in refused["message"]
 
-    events, _ = review_events(site)
+    events = review_events(site)
     edit = next(event for event in events if event["action"] == "edited")
     assert len(edit["reason_hash"]) == len(edit["output_hash"]) == 64
     assert "Revenu nul" not in orjson.dumps(events).decode()
@@ -194,7 +187,7 @@ def test_two_reviewers_deciding_at_once_make_one_decision(site: RunningGateway) 
             return sorted(response.status_code for response in await asyncio.gather(*calls))
 
     assert asyncio.run(both()) == [200, 409]
-    events, _ = review_events(site)
+    events = review_events(site)
     assert [event["action"] for event in events] == ["held", "rejected"]
 
 
@@ -211,7 +204,7 @@ def test_an_output_nobody_reviewed_in_time_expires_unreleased(
     assert httpx.get(site.api + "/reviews", headers=bearer(reviewer)).json()["data"] == []
     expired = httpx.get(site.api + "/reviews", params={"status": "expired"}, headers=bearer(reviewer))
     assert [item["id"] for item in expired.json()["data"]] == [review]
-    events, _ = review_events(site)
+    events = review_events(site)
     assert [(event["action"], event["principal"]) for event in events] == [
         ("held", events[0]["principal"]),
         ("expired", "system"),

@@ -3,15 +3,13 @@ and a clear refusal of a bad period or a store without an audit log."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 from pathlib import Path
 
 import orjson
 
-from souverain.store.database import Database
-from tests.integration.governance.records import append_at, at, usage_call
+from tests.integration.governance.records import at, fill_store, usage_call
 from tests.integration.test_cli import SOUVERAIN
 
 DEPLOYMENT = """\
@@ -30,23 +28,13 @@ energy:
 """
 
 
-async def fill(data: Path) -> None:
-    database = Database(f"sqlite:///{data / 'souverain.db'}")
-    database.migrate()
-    await append_at(
-        database,
-        [
-            (at("2026-03-01T08:00:00"), usage_call(tokens=(1200, 800), latency_ms=120)),
-            (at("2026-03-01T09:00:00"), usage_call(tokens=(300, 200), latency_ms=80)),
-            (at("2026-03-01T10:00:00"), usage_call(status="rate_limit_exceeded")),
-            (
-                at("2026-03-01T11:00:00"),
-                usage_call(model="e5-small", use_case=None, tokens=(4000, 0), latency_ms=9),
-            ),
-            (at("2026-03-02T08:00:00"), usage_call(tenant="eu-research", tokens=(10, 10), latency_ms=50)),
-        ],
-    )
-    await database.close()
+CALLS = [
+    (at("2026-03-01T08:00:00"), usage_call(tokens=(1200, 800), latency_ms=120)),
+    (at("2026-03-01T09:00:00"), usage_call(tokens=(300, 200), latency_ms=80)),
+    (at("2026-03-01T10:00:00"), usage_call(status="rate_limit_exceeded")),
+    (at("2026-03-01T11:00:00"), usage_call(model="e5-small", use_case=None, tokens=(4000, 0), latency_ms=9)),
+    (at("2026-03-02T08:00:00"), usage_call(tenant="eu-research", tokens=(10, 10), latency_ms=50)),
+]
 
 
 def report(data: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -65,7 +53,7 @@ def report(data: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_markdown_report_a_manager_can_read(tmp_path: Path) -> None:
-    asyncio.run(fill(tmp_path))
+    fill_store(tmp_path, CALLS)
 
     done = report(tmp_path, "--from", "2026-03-01", "--to", "2026-03-02", "--tenant", "lu-health")
 
@@ -89,7 +77,7 @@ def test_a_markdown_report_a_manager_can_read(tmp_path: Path) -> None:
 
 
 def test_a_json_report_written_to_a_file(tmp_path: Path) -> None:
-    asyncio.run(fill(tmp_path))
+    fill_store(tmp_path, CALLS)
     output = tmp_path / "usage-march.json"
 
     done = report(

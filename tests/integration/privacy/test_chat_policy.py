@@ -8,12 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import openai
-import orjson
 import pytest
 
 from souverain.testing.fake_backend import FakeBackend
-from tests.integration.conftest import RunningGateway, two_site_deployment
-from tests.integration.governance.records import logged
+from tests.integration.conftest import RunningGateway, client
+from tests.integration.privacy.services import calls, everything_recorded
 
 ADDRESS = "jean.dupont@example.lu"
 OTHER = "greffe@justice.lu"
@@ -23,34 +22,15 @@ MESSAGES: Any = [
 ]
 
 
-def start(
-    gateway_factory: Callable[..., RunningGateway], fake_lu: FakeBackend, fake_fr: FakeBackend, pii: Any
-) -> tuple[RunningGateway, openai.OpenAI]:
-    gateway = gateway_factory(two_site_deployment(fake_lu.url, fake_fr.url, pii=pii))
-    client = openai.OpenAI(base_url=gateway.api, api_key=gateway.create_key("lu-health"), max_retries=0)
-    return gateway, client
-
-
-def calls(gateway: RunningGateway) -> list[dict[str, Any]]:
-    stored, fault = logged(gateway.settings.sqlalchemy_url(), "model_call")
-    assert fault is None
-    return [orjson.loads(record.body) for record in stored]
-
-
-def everything_recorded(gateway: RunningGateway) -> str:
-    stored, _ = logged(gateway.settings.sqlalchemy_url())
-    return "\n".join(record.body for record in stored)
-
-
 def test_the_backend_sees_placeholders_and_the_caller_the_values(
-    gateway_factory: Callable[..., RunningGateway],
+    site_with_pii: Callable[[Any], RunningGateway],
     fake_lu: FakeBackend,
-    fake_fr: FakeBackend,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    gateway, client = start(gateway_factory, fake_lu, fake_fr, {"default": "pseudonymise"})
-    completion = client.chat.completions.create(model="m", messages=MESSAGES)
+    gateway = site_with_pii({"default": "pseudonymise"})
+    api = client(gateway)
+    completion = api.chat.completions.create(model="m", messages=MESSAGES)
     sent = fake_lu.stats.last_body["messages"]
     assert sent[1]["content"] == "Le demandeur écrit depuis <EMAIL_1>. Accusez réception à <EMAIL_1>"
     # The fake echoes the last message: its placeholders come back as the address.
@@ -65,11 +45,12 @@ def test_the_backend_sees_placeholders_and_the_caller_the_values(
 
 
 def test_a_placeholder_cut_across_streamed_chunks_is_restored(
-    gateway_factory: Callable[..., RunningGateway], fake_lu: FakeBackend, fake_fr: FakeBackend
+    site_with_pii: Callable[[Any], RunningGateway], fake_lu: FakeBackend
 ) -> None:
-    gateway, client = start(gateway_factory, fake_lu, fake_fr, {"default": "pseudonymise"})
+    gateway = site_with_pii({"default": "pseudonymise"})
+    api = client(gateway)
     fake_lu.pieces = ["Réponse envoyée à <EM", "AIL", "_1", ">", " et à <EMAIL_2>."]
-    stream = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    stream = api.chat.completions.create(model="m", messages=MESSAGES, stream=True)
     chunks = list(stream)
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
     assert text == f"Réponse envoyée à {ADDRESS} et à <EMAIL_2>."  # <EMAIL_2> was made up by the model
@@ -80,21 +61,22 @@ def test_a_placeholder_cut_across_streamed_chunks_is_restored(
 
 
 def test_masked_data_is_not_restored(
-    gateway_factory: Callable[..., RunningGateway], fake_lu: FakeBackend, fake_fr: FakeBackend
+    site_with_pii: Callable[[Any], RunningGateway], fake_lu: FakeBackend
 ) -> None:
-    _, client = start(gateway_factory, fake_lu, fake_fr, {"email": "mask"})
-    completion = client.chat.completions.create(model="m", messages=MESSAGES)
+    api = client(site_with_pii({"email": "mask"}))
+    completion = api.chat.completions.create(model="m", messages=MESSAGES)
     assert fake_lu.stats.last_body["messages"][1]["content"].endswith("Accusez réception à <EMAIL>")
     assert completion.choices[0].message.content.endswith("Accusez réception à <EMAIL>")  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_blocked_type_refuses_the_request_and_names_only_the_type(
-    gateway_factory: Callable[..., RunningGateway], fake_lu: FakeBackend, fake_fr: FakeBackend, stream: bool
+    site_with_pii: Callable[[Any], RunningGateway], fake_lu: FakeBackend, fake_fr: FakeBackend, stream: bool
 ) -> None:
-    gateway, client = start(gateway_factory, fake_lu, fake_fr, {"default": "pseudonymise", "email": "block"})
+    gateway = site_with_pii({"default": "pseudonymise", "email": "block"})
+    api = client(gateway)
     with pytest.raises(openai.PermissionDeniedError) as raised:
-        client.chat.completions.create(model="m", messages=MESSAGES, stream=stream)
+        api.chat.completions.create(model="m", messages=MESSAGES, stream=stream)
     error = raised.value.body
     assert (
         isinstance(error, dict) and error["code"] == "personal_data_blocked" and "EMAIL" in error["message"]
@@ -107,11 +89,12 @@ def test_a_blocked_type_refuses_the_request_and_names_only_the_type(
 
 
 def test_output_data_the_input_did_not_hold_is_masked(
-    gateway_factory: Callable[..., RunningGateway], fake_lu: FakeBackend, fake_fr: FakeBackend
+    site_with_pii: Callable[[Any], RunningGateway], fake_lu: FakeBackend
 ) -> None:
-    gateway, client = start(gateway_factory, fake_lu, fake_fr, {"output": {"default": "mask"}})
+    gateway = site_with_pii({"output": {"default": "mask"}})
+    api = client(gateway)
     fake_lu.reply = f"Écrivez à {OTHER} en copie de {ADDRESS}."
-    completion = client.chat.completions.create(model="m", messages=MESSAGES)
+    completion = api.chat.completions.create(model="m", messages=MESSAGES)
     assert completion.choices[0].message.content == f"Écrivez à <EMAIL> en copie de {ADDRESS}."
     assert ADDRESS in fake_lu.stats.last_body["messages"][1]["content"]  # allowed in
     (record,) = calls(gateway)
@@ -119,22 +102,23 @@ def test_output_data_the_input_did_not_hold_is_masked(
 
 
 def test_output_data_is_masked_in_a_stream_even_when_cut_across_chunks(
-    gateway_factory: Callable[..., RunningGateway], fake_lu: FakeBackend, fake_fr: FakeBackend
+    site_with_pii: Callable[[Any], RunningGateway], fake_lu: FakeBackend
 ) -> None:
-    _, client = start(gateway_factory, fake_lu, fake_fr, {"output": {"default": "mask"}})
+    api = client(site_with_pii({"output": {"default": "mask"}}))
     fake_lu.pieces = ["Écrivez à gre", "ffe@jus", "tice.lu en copie."]
-    stream = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    stream = api.chat.completions.create(model="m", messages=MESSAGES, stream=True)
     text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
     assert text == "Écrivez à <EMAIL> en copie."
 
 
 def test_a_blocked_type_in_a_whole_answer_withholds_it(
-    gateway_factory: Callable[..., RunningGateway], fake_lu: FakeBackend, fake_fr: FakeBackend
+    site_with_pii: Callable[[Any], RunningGateway], fake_lu: FakeBackend
 ) -> None:
-    gateway, client = start(gateway_factory, fake_lu, fake_fr, {"output": {"email": "block"}})
+    gateway = site_with_pii({"output": {"email": "block"}})
+    api = client(gateway)
     fake_lu.reply = f"Écrivez à {OTHER}."
     with pytest.raises(openai.UnprocessableEntityError) as raised:
-        client.chat.completions.create(model="m", messages=MESSAGES)
+        api.chat.completions.create(model="m", messages=MESSAGES)
     assert OTHER not in raised.value.response.text
     assert isinstance(raised.value.body, dict) and raised.value.body["code"] == "personal_data_in_output"
     (record,) = calls(gateway)
@@ -143,11 +127,12 @@ def test_a_blocked_type_in_a_whole_answer_withholds_it(
 
 
 def test_a_blocked_type_ends_a_stream_before_it(
-    gateway_factory: Callable[..., RunningGateway], fake_lu: FakeBackend, fake_fr: FakeBackend
+    site_with_pii: Callable[[Any], RunningGateway], fake_lu: FakeBackend
 ) -> None:
-    gateway, client = start(gateway_factory, fake_lu, fake_fr, {"output": {"email": "block"}})
+    gateway = site_with_pii({"output": {"email": "block"}})
+    api = client(gateway)
     fake_lu.pieces = ["Bien reçu. " * 8, "Écrivez à gre", "ffe@justice.lu ", "demain."]
-    stream = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    stream = api.chat.completions.create(model="m", messages=MESSAGES, stream=True)
     text = ""
     with pytest.raises(openai.APIError) as raised:
         for chunk in stream:
@@ -159,10 +144,11 @@ def test_a_blocked_type_ends_a_stream_before_it(
 
 
 def test_an_inactive_policy_changes_nothing(
-    gateway_factory: Callable[..., RunningGateway], fake_lu: FakeBackend, fake_fr: FakeBackend
+    site_with_pii: Callable[[Any], RunningGateway], fake_lu: FakeBackend
 ) -> None:
-    gateway, client = start(gateway_factory, fake_lu, fake_fr, {"default": "allow"})
-    client.chat.completions.create(model="m", messages=MESSAGES)
+    gateway = site_with_pii({"default": "allow"})
+    api = client(gateway)
+    api.chat.completions.create(model="m", messages=MESSAGES)
     assert ADDRESS in fake_lu.stats.last_body["messages"][1]["content"]
     (record,) = calls(gateway)
     assert record["personal_data"] == []

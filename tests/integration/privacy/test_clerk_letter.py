@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from souverain.testing.fake_backend import FakeBackend
-from tests.integration.conftest import RunningGateway
-from tests.integration.privacy.test_chat_policy import calls, everything_recorded, start
+from tests.integration.conftest import RunningGateway, client
+from tests.integration.privacy.services import calls, everything_recorded
 
 NAME = "Marie Schmit"
 NATIONAL_NUMBER = "1983 0715 12356"  # date of birth, serial, Luhn and Verhoeff digits: valid, invented
@@ -24,15 +25,15 @@ LETTER = (
 
 
 def test_the_model_sees_placeholders_the_clerk_the_values_and_no_log_keeps_them(
-    gateway_factory: Callable[..., RunningGateway],
+    site_with_pii: Callable[[Any], RunningGateway],
     fake_lu: FakeBackend,
-    fake_fr: FakeBackend,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    gateway, client = start(gateway_factory, fake_lu, fake_fr, {"default": "pseudonymise"})
+    gateway = site_with_pii({"default": "pseudonymise"})
+    api = client(gateway)
 
-    completion = client.chat.completions.create(model="m", messages=[{"role": "user", "content": LETTER}])
+    completion = api.chat.completions.create(model="m", messages=[{"role": "user", "content": LETTER}])
 
     seen = fake_lu.stats.last_body["messages"][0]["content"]
     assert seen == (

@@ -8,20 +8,17 @@ from typing import Any
 import httpx
 import pytest
 
-from souverain.testing.fake_backend import FakeBackend
-from tests.integration.conftest import RunningGateway, two_site_deployment
+from tests.integration.conftest import RunningGateway
+from tests.integration.test_admin_api import bearer
 
 TEXT = "Écrire à\u200b jean.dupont@example.lu 🇱🇺, copie à greffe@justice.lu et JEAN.DUPONT@example.lu."
 
 
 @pytest.fixture
-def api(
-    gateway_factory: Callable[..., RunningGateway], fake_lu: FakeBackend, fake_fr: FakeBackend
-) -> httpx.Client:
-    pii = {"default": "pseudonymise"}
-    gateway = gateway_factory(two_site_deployment(fake_lu.url, fake_fr.url, pii=pii))
+def api(site_with_pii: Callable[[Any], RunningGateway]) -> httpx.Client:
+    gateway = site_with_pii({"default": "pseudonymise"})
     key = gateway.create_key("lu-health")
-    return httpx.Client(base_url=gateway.api, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+    return httpx.Client(base_url=gateway.api, headers=bearer(key), timeout=60)
 
 
 def test_analyze_gives_spans_into_the_text_as_sent(api: httpx.Client) -> None:
@@ -81,10 +78,10 @@ def test_a_key_is_needed(api: httpx.Client) -> None:
 
 
 def test_anonymize_under_a_policy_that_blocks_names_the_type_only(
-    gateway_factory: Callable[..., RunningGateway], fake_lu: FakeBackend, fake_fr: FakeBackend
+    site_with_pii: Callable[[Any], RunningGateway],
 ) -> None:
-    gateway = gateway_factory(two_site_deployment(fake_lu.url, fake_fr.url, pii={"email": "block"}))
-    headers = {"Authorization": f"Bearer {gateway.create_key('lu-health')}"}
+    gateway = site_with_pii({"email": "block"})
+    headers = bearer(gateway.create_key("lu-health"))
     response = httpx.post(gateway.api + "/privacy/anonymize", json={"text": TEXT}, headers=headers)
     assert response.status_code == 403
     error = response.json()["error"]

@@ -4,14 +4,10 @@ confirmation before anything is erased, the certificate without the value, each 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-import orjson
-
-from tests.integration.governance.records import logged
-from tests.integration.served import environment, souverain
+from tests.integration.governance.records import logged_bodies
+from tests.integration.served import souverain
 
 DEPLOYMENT = """
 site: {name: test, jurisdiction: LU}
@@ -38,14 +34,7 @@ def test_export_then_erase_from_the_command_line(tmp_path: Path) -> None:
     found = json.loads(exported.stdout)
     assert [document["title"] for document in found["documents"]] == ["lettre.txt"]
 
-    refused = subprocess.run(
-        [sys.executable, "-m", "souverain", "privacy", "erase", *tenant, "--subject", MARIE],
-        env=environment(data),
-        input="n\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    refused = souverain("privacy", "erase", *tenant, "--subject", MARIE, data_dir=data, input="n\n")
     assert refused.returncode == 1 and "cannot be undone" in refused.stdout
     erased = souverain("privacy", "erase", *tenant, "--subject", MARIE, "--yes", data_dir=data)
     assert erased.returncode == 0, erased.stderr
@@ -54,9 +43,8 @@ def test_export_then_erase_from_the_command_line(tmp_path: Path) -> None:
     assert certificate["documents"]["redacted"] == [found["documents"][0]["id"]]
     assert MARIE not in erased.stdout.lower()
 
-    records, fault = logged(f"sqlite:///{data / 'souverain.db'}", "subject_access", "erasure")
+    bodies, fault = logged_bodies(f"sqlite:///{data / 'souverain.db'}", "subject_access", "erasure")
     assert fault is None
-    bodies = [orjson.loads(record.body) for record in records]
     assert [(body["kind"], body["principal"]) for body in bodies] == [
         ("subject_access", "cli"),
         ("erasure", "cli"),

@@ -3,7 +3,6 @@ in every event a bound key causes, and enforced on each call."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,9 @@ from souverain.tenancy.tenants import sync_tenants
 from souverain.tenancy.usecases import UseCaseService
 from souverain.testing.fake_backend import FakeBackend
 from tests.integration.conftest import RunningGateway, two_site_deployment
+from tests.integration.governance.records import logged_bodies
 from tests.integration.served import souverain
+from tests.integration.test_admin_api import bearer
 
 TRIAGE = {
     "name": "benefit-triage",
@@ -51,19 +52,9 @@ def deployment(lu_url: str, fr_url: str, *use_cases: dict[str, Any]) -> dict[str
     return raw
 
 
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
 def events(gateway: RunningGateway) -> list[dict[str, Any]]:
-    async def read() -> list[dict[str, Any]]:
-        database = Database(gateway.settings.sqlalchemy_url())
-        try:
-            return [orjson.loads(record.body) async for record in stored_records(database)]
-        finally:
-            await database.close()
-
-    return asyncio.run(read())
+    found, _ = logged_bodies(gateway.settings.sqlalchemy_url())
+    return found
 
 
 @pytest.fixture
@@ -87,12 +78,13 @@ def test_a_bound_keys_calls_name_its_use_case_and_keep_to_its_models(site: Runni
     assert (error["code"], error["param"]) == ("model_not_allowed", "model")
     assert "citizen-faq" in error["message"]
 
-    calls = [event for event in events(site) if event["kind"] == "model_call"]
+    recorded = events(site)
+    calls = [event for event in recorded if event["kind"] == "model_call"]
     assert [(call["use_case"], call["status"]) for call in calls] == [
         ("citizen-faq", "ok"),
         ("citizen-faq", "model_not_allowed"),
     ]
-    declared, created = [event for event in events(site) if event["kind"] == "admin_action"]
+    declared, created = [event for event in recorded if event["kind"] == "admin_action"]
     assert (declared["action"], declared["target"], declared["principal"]) == (
         "use_case.declare",
         "citizen-faq",

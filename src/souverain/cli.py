@@ -15,15 +15,24 @@ from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 
 from souverain import __version__, logs
-from souverain.app import DEMO_TENANT, build_services, create_app, running
+from souverain.app import DEMO_TENANT, create_app
 from souverain.cli_audit import audit_app
 from souverain.cli_privacy import privacy_app
-from souverain.cli_support import ConfigOption, deployment_of, err, opened_store, out, run, settings_for
+from souverain.cli_support import (
+    ConfigOption,
+    deployment_of,
+    err,
+    opened_store,
+    out,
+    run,
+    running_for_tenant,
+    settings_for,
+)
 from souverain.cli_usage import usage_app
 from souverain.cli_usecases import usecases_app
 from souverain.config import Deployment, Limits, Settings
 from souverain.docs import render_configuration
-from souverain.errors import ConfigError, NotFound, SouverainError
+from souverain.errors import ConfigError, SouverainError
 from souverain.governance.audit.events import operator
 from souverain.knowledge.recorded import Editor
 from souverain.knowledge.service import Upload
@@ -272,11 +281,8 @@ async def _ingest(
     classification: str | None,
     files: list[Path],
 ) -> list[tuple[Path, str]]:
-    tenant = deployment.tenant(tenant_name)
-    if tenant is None:
-        raise NotFound(f"unknown tenant {tenant_name!r}")
     outcomes: list[tuple[Path, str]] = []
-    async with running(build_services(settings, deployment)) as services:
+    async with running_for_tenant(settings, deployment, tenant_name) as (services, tenant):
         knowledge = services.recorded_knowledge  # recorded as the operator's (principal "cli")
         editor = Editor(tenant, deployment.ceiling(tenant.max_classification))  # may file anything
         if collection not in {row.name for row, _ in await services.knowledge.collections(tenant)}:

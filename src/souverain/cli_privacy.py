@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from souverain.api.deps import Services
-from souverain.app import build_services, running
-from souverain.cli_retention import purge_command, ropa_command
-from souverain.cli_support import ConfigOption, deployment_of, err, run, settings_for
-from souverain.cli_usecases import Format
-from souverain.config import Deployment, Settings, TenantConfig
-from souverain.errors import NotFound
+from souverain.app import build_services, with_embedded_embeddings
+from souverain.cli_support import (
+    ConfigOption,
+    deployment_of,
+    err,
+    opened_store,
+    out,
+    run,
+    running_for_tenant,
+    settings_for,
+)
+from souverain.cli_usecases import Format, written
 from souverain.governance.audit.events import operator
+from souverain.privacy.requests import Mode
+from souverain.privacy.retention import CATEGORIES, Purged, RetentionService
+from souverain.privacy.ropa import markdown, record_of_processing
+from souverain.tenancy.tenants import sync_tenants
+from souverain.tenancy.usecases import UseCaseService
 
 privacy_app = typer.Typer(
     help="Personal data: subjects' requests, purges, record of processing.", no_args_is_help=True
 )
+
+
+_UNITS = {"answers": "answers", "reviews": "held outputs", "documents": "documents", "chunks": "chunks"}
+_UNITS |= {"records": "request records"}
 
 
 class ErasureMode(StrEnum):
@@ -52,10 +67,11 @@ def privacy_export(
     settings = settings_for(config)
     deployment = deployment_of(settings)
 
-    async def export(services: Services, tenant_config: TenantConfig) -> dict[str, Any]:
-        return await services.subject_requests.export(tenant_config, subject, operator(tenant))
+    async def export() -> dict[str, Any]:
+        async with running_for_tenant(settings, deployment, tenant) as (services, tenant_config):
+            return await services.subject_requests.export(tenant_config, subject, operator(tenant))
 
-    found = run(_on_subject_requests(settings, deployment, tenant, export))
+    found = run(export())
     text = json.dumps(found, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         print(text, end="")
@@ -91,26 +107,13 @@ def privacy_erase(
             f"Erase every trace of this person from tenant {tenant!r}? This cannot be undone", abort=True
         )
 
-    async def erase(services: Services, tenant_config: TenantConfig) -> dict[str, Any]:
-        chosen = mode.value if mode is not None else None
-        return await services.subject_requests.erase(tenant_config, subject, operator(tenant), chosen)
+    async def erase() -> dict[str, Any]:
+        chosen: Mode | None = mode.value if mode is not None else None
+        async with running_for_tenant(settings, deployment, tenant) as (services, tenant_config):
+            return await services.subject_requests.erase(tenant_config, subject, operator(tenant), chosen)
 
-    certificate = run(_on_subject_requests(settings, deployment, tenant, erase))
+    certificate = run(erase())
     print(json.dumps(certificate, indent=2, ensure_ascii=False))
-
-
-async def _on_subject_requests(
-    settings: Settings,
-    deployment: Deployment,
-    tenant: str,
-    work: Callable[[Services, TenantConfig], Awaitable[dict[str, Any]]],
-) -> dict[str, Any]:
-    """The work, on the running services (a redaction embeds passages again, through the gateway)."""
-    tenant_config = deployment.tenant(tenant)
-    if tenant_config is None:
-        raise NotFound(f"unknown tenant {tenant!r}", param="tenant")
-    async with running(build_services(settings, deployment)) as services:
-        return await work(services, tenant_config)
 
 
 @privacy_app.command("purge")
@@ -124,7 +127,35 @@ def privacy_purge(
     """Purge what is older than each tenant's retention periods (`retention` in the deployment file):
     stored conversations, documents, and request records (reduced to their place in the audit chain).
     The server does the same every hour; each purge is recorded in the audit log."""
-    purge_command(tenant, dry_run, config)
+    settings = settings_for(config)
+    deployment = deployment_of(settings)
+
+    async def purge() -> list[Purged]:
+        services = build_services(settings, deployment)  # no engine is started: a purge calls none
+        database, audit = services.database, services.audit
+        try:
+            await asyncio.to_thread(database.migrate)
+            await sync_tenants(database, deployment)
+            await audit.start()
+            retention = RetentionService(database, deployment, services.knowledge, audit)
+            return await retention.purge(tenant, dry_run=dry_run, by=operator)
+        finally:
+            await audit.close()  # the purge events are written before the store closes
+            await database.close()
+
+    done = {(purged.tenant, purged.category): purged for purged in run(purge())}
+    verb = "would purge" if dry_run else "purged"
+    for config_of in deployment.tenants:
+        if tenant not in (None, config_of.name):
+            continue
+        for category in CATEGORIES:
+            purged = done.get((config_of.name, category))
+            if purged is None:
+                out.print(f"{config_of.name} {category}: kept until deleted (no retention period)")
+                continue
+            counts = ", ".join(f"{count} {_UNITS[name]}" for name, count in purged.counts.items())
+            before = purged.cutoff.isoformat(timespec="seconds")
+            out.print(f"{purged.tenant} {category}: {verb} {counts} (made before {before})")
 
 
 @privacy_app.command("ropa")
@@ -136,4 +167,18 @@ def privacy_ropa(
 ) -> None:
     """The record of processing activities (GDPR art. 30): per tenant, its purposes, personal data,
     retention, recipients (backends and where they process data), transfers and security measures."""
-    ropa_command(tenant, output_format, output, config)
+    settings = settings_for(config)
+    # As the server runs it: with the embedded embedding engine, a recipient of documents and questions.
+    deployment = with_embedded_embeddings(deployment_of(settings))
+    if tenant is not None and deployment.tenant(tenant) is None:
+        err.print(f"[red]no tenant named {tenant!r}[/red] in the deployment file")
+        raise SystemExit(2)
+
+    async def read() -> dict[str, Any]:
+        # The use cases in force: the deployment file's and those registered through the admin API.
+        async with opened_store(settings, deployment) as (database, audit):
+            cases = await UseCaseService(database, deployment, audit).list(tenant)
+        return record_of_processing(deployment, cases, datetime.now(UTC), tenant)
+
+    document = run(read())
+    written(document, output_format, markdown, output, f"{len(document['tenants'])} tenants")

@@ -13,9 +13,10 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
-from souverain.app import load
-from souverain.config import Deployment, Settings
-from souverain.errors import ConfigError, SouverainError
+from souverain.api.deps import Services
+from souverain.app import build_services, load, running
+from souverain.config import Deployment, Settings, TenantConfig
+from souverain.errors import ConfigError, NotFound, SouverainError
 from souverain.governance.audit.log import AuditLog
 from souverain.store.database import Database
 from souverain.tenancy.tenants import sync_tenants
@@ -94,3 +95,16 @@ async def opened_store(
             yield database, audit
         finally:
             await audit.close()  # every record still pending is written before the store closes
+
+
+@asynccontextmanager
+async def running_for_tenant(
+    settings: Settings, deployment: Deployment, tenant: str
+) -> AsyncIterator[tuple[Services, TenantConfig]]:
+    """The running services (engines started: an ingestion or a redaction embeds passages, through the
+    gateway) and the configuration of the tenant, which must be in the deployment file."""
+    tenant_config = deployment.tenant(tenant)
+    if tenant_config is None:
+        raise NotFound(f"unknown tenant {tenant!r}", param="tenant")
+    async with running(build_services(settings, deployment)) as services:
+        yield services, tenant_config

@@ -7,21 +7,18 @@ Only called for a tenant whose policy is active: for the others no text is ever 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
 
 from souverain.config_privacy import PiiPolicy
 from souverain.privacy.analyzer import Analyzer
+from souverain.privacy.long_texts import analysed
 from souverain.privacy.policy import OutputGuard, StreamGuard, screen
 from souverain.privacy.pseudonyms import Pseudonyms, Restorer
-
-# Above this many characters, detection runs in a worker thread: a long paste must not hold up every
-# other request on the event loop, and below it a thread costs more than the detection.
-_THREAD_ABOVE = 32 * 1024
 
 
 @dataclass
@@ -74,10 +71,7 @@ async def protect(analyzer: Analyzer, policy: PiiPolicy, payload: dict[str, Any]
     """The request's messages under the policy; raises PersonalDataBlocked when a type is blocked."""
     messages = payload["messages"]
     texts, put_back = _texts(messages)
-    if sum(len(text) for text in texts) > _THREAD_ABOVE:
-        screened = await asyncio.to_thread(screen, analyzer, policy, texts)
-    else:
-        screened = screen(analyzer, policy, texts)
+    screened = await analysed(sum(len(text) for text in texts), partial(screen, analyzer, policy, texts))
     protected = payload if screened.texts is texts else {**payload, "messages": put_back(screened.texts)}
     guard = OutputGuard.of(analyzer, policy, screened.seen)
     return Protection(protected, screened.pseudonyms, screened.personal_data, guard)

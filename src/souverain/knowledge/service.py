@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -219,7 +220,7 @@ class KnowledgeService:
                     for subject, entity_type, position in mentions
                 )
                 await self.index.added(session, chunks)
-                await self._touch(session, collection.id)
+                await self.touch(session, {collection.id})
         except IntegrityError:
             # The same file arrived concurrently and the other upload won: one document, not two.
             async with self.database.session() as session:
@@ -278,7 +279,7 @@ class KnowledgeService:
             end=draft.end,
             heading=draft.heading,
             language=document.language,
-            embedding=vector.tobytes() if self.database.is_sqlite else vector,
+            embedding=self.database.stored_vector(vector),
         )
 
     def _document_level(self, collection: CollectionRow, requested: str | None, clearance: str) -> str:
@@ -311,10 +312,12 @@ class KnowledgeService:
         )
         return found
 
-    async def _touch(self, session: AsyncSession, collection_id: str) -> None:
+    async def touch(self, session: AsyncSession, collection_ids: Collection[str]) -> None:
+        """Move the collections' versions on, in the transaction that changed their documents: every
+        process then drops its in-memory vectors of them."""
         await session.execute(
             update(CollectionRow)
-            .where(CollectionRow.id == collection_id)
+            .where(CollectionRow.id.in_(collection_ids))
             .values(version=CollectionRow.version + 1)
         )
 
@@ -352,7 +355,7 @@ class KnowledgeService:
             document = await self._document(session, tenant, clearance, document_id)
             chunks = await session.execute(delete(ChunkRow).where(ChunkRow.document_id == document_id))
             await session.delete(document)
-            await self._touch(session, document.collection_id)
+            await self.touch(session, {document.collection_id})
             collection = (
                 await session.scalars(select(CollectionRow).where(CollectionRow.id == document.collection_id))
             ).one()

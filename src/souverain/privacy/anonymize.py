@@ -3,20 +3,18 @@ pseudonymised, each finding with what was done to it. Spans are offsets into the
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from souverain.config_privacy import Action
 from souverain.errors import PersonalDataBlocked
 from souverain.privacy.analyzer import Analyzer
 from souverain.privacy.entities import Entity, EntityType
-from souverain.privacy.policy import replacement, rewritten
+from souverain.privacy.long_texts import analysed
+from souverain.privacy.policy import replacement
 from souverain.privacy.pseudonyms import Pseudonyms
-
-# Above this many characters, detection runs in a worker thread, so that one long text does not hold
-# up every other request on the event loop.
-_THREAD_ABOVE = 32 * 1024
+from souverain.privacy.splicing import spliced
 
 
 @dataclass(frozen=True)
@@ -33,9 +31,7 @@ class Anonymized:
 
 
 async def analyze(analyzer: Analyzer, text: str, language: str | None) -> list[Entity]:
-    if len(text) > _THREAD_ABOVE:
-        return await asyncio.to_thread(analyzer.analyze, text, language)
-    return analyzer.analyze(text, language)
+    return await analysed(len(text), partial(analyzer.analyze, text, language))
 
 
 async def anonymize(
@@ -53,5 +49,9 @@ async def anonymize(
         chosen = action(entity.type)
         value = text[entity.start : entity.end]
         replaced.append(Replaced(entity, chosen, replacement(entity.type, value, chosen, pseudonyms)))
-    # The same pseudonyms again: each value already has its placeholder, numbered in order above.
-    return Anonymized(rewritten(text, entities, action, pseudonyms), replaced)
+    replacements = [
+        (done.entity.start, done.entity.end, done.replacement)
+        for done in replaced
+        if done.replacement is not None
+    ]
+    return Anonymized(spliced(text, replacements), replaced)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,7 +19,7 @@ from souverain.knowledge.service import KnowledgeService
 from souverain.privacy.redaction import Redactor
 from souverain.privacy.subjects import Subjects
 from souverain.store.database import affected
-from souverain.store.models import ChunkRow, CollectionRow, DocumentRow, SubjectMentionRow
+from souverain.store.models import ChunkRow, DocumentRow, SubjectMentionRow
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,11 @@ async def erase_documents(
 async def _delete(knowledge: KnowledgeService, document_ids: Collection[str]) -> ErasedDocuments:
     async with knowledge.database.session() as session, session.begin():
         collections = await _collections_of(session, document_ids)
-        await session.execute(
-            delete(SubjectMentionRow).where(SubjectMentionRow.document_id.in_(document_ids))
-        )
-        # Chunks one statement: the full-text index's trigger unindexes each one's text as it goes.
+        # Chunks one statement: the full-text index's trigger unindexes each one's text as it goes. Their
+        # subject mentions go with them and the documents (ON DELETE CASCADE).
         chunks = await session.execute(delete(ChunkRow).where(ChunkRow.document_id.in_(document_ids)))
         await session.execute(delete(DocumentRow).where(DocumentRow.id.in_(document_ids)))
-        await _touch(session, collections)
+        await knowledge.touch(session, collections)
     for collection_id in collections:
         knowledge.index.forget(collection_id)
     return ErasedDocuments(affected(chunks))
@@ -68,44 +66,51 @@ async def _redact(
     async with knowledge.database.session() as session:
         documents = (await session.scalars(select(DocumentRow).where(DocumentRow.id.in_(document_ids)))).all()
         chunks = (await session.scalars(select(ChunkRow).where(ChunkRow.document_id.in_(document_ids)))).all()
-    # Every chunk of those documents is read again, not only those recorded: the typed value may stand
-    # where the recognizers did not see it in its context.
-    redacted = await asyncio.to_thread(
-        lambda: {chunk.id: redactor.text(chunk.text, chunk.language or None) for chunk in chunks}
-    )
+    redacted, described = await asyncio.to_thread(_redacted, redactor, chunks, documents)
     changed = [chunk for chunk in chunks if redacted[chunk.id] != chunk.text]
     vectors = await _embedded(knowledge, tenant, changed, redacted)
     async with knowledge.database.session() as session, session.begin():
         for chunk in changed:
-            embedding = vectors[chunk.id]
             await session.execute(
                 update(ChunkRow)
                 .where(ChunkRow.id == chunk.id)
                 .values(
-                    text=redacted[chunk.id],
-                    embedding=embedding.tobytes() if knowledge.database.is_sqlite else embedding,
+                    text=redacted[chunk.id], embedding=knowledge.database.stored_vector(vectors[chunk.id])
                 )
             )
         await knowledge.index.rewritten(session, {chunk.id: chunk.text for chunk in changed})
         for document in documents:
             await session.execute(
-                update(DocumentRow)
-                .where(DocumentRow.id == document.id)
-                .values(
-                    title=redactor.text(document.title),
-                    filename=redactor.text(document.filename),
-                    metadata_json=json.dumps(
-                        redactor.value(json.loads(document.metadata_json)), ensure_ascii=False
-                    ),
-                )
+                update(DocumentRow).where(DocumentRow.id == document.id).values(**described[document.id])
             )
         await session.execute(
             delete(SubjectMentionRow).where(
                 SubjectMentionRow.document_id.in_(document_ids), SubjectMentionRow.subject.in_(subjects)
             )
         )
-        await _touch(session, await _collections_of(session, document_ids))
+        await knowledge.touch(session, {document.collection_id for document in documents})
     return ErasedDocuments(len(changed))
+
+
+def _redacted(
+    redactor: Redactor, chunks: Sequence[ChunkRow], documents: Sequence[DocumentRow]
+) -> tuple[dict[int, str], dict[str, dict[str, str]]]:
+    """The chunks' texts, and each document's title, file name and metadata, redacted: in a worker thread,
+    before any transaction opens, as the analysis takes a while. Every chunk of the documents is read
+    again, not only those recorded: the typed value may stand where the recognizers did not see it in
+    its context."""
+    texts = {chunk.id: redactor.text(chunk.text, chunk.language or None) for chunk in chunks}
+    described = {
+        document.id: {
+            "title": redactor.text(document.title),
+            "filename": redactor.text(document.filename),
+            "metadata_json": json.dumps(
+                redactor.value(json.loads(document.metadata_json)), ensure_ascii=False
+            ),
+        }
+        for document in documents
+    }
+    return texts, described
 
 
 async def _embedded(
@@ -125,11 +130,3 @@ async def _collections_of(session: AsyncSession, document_ids: Collection[str]) 
         select(DocumentRow.collection_id).where(DocumentRow.id.in_(document_ids)).distinct()
     )
     return set(rows.all())
-
-
-async def _touch(session: AsyncSession, collection_ids: set[str]) -> None:
-    await session.execute(
-        update(CollectionRow)
-        .where(CollectionRow.id.in_(collection_ids))
-        .values(version=CollectionRow.version + 1)
-    )

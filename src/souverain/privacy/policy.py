@@ -13,6 +13,7 @@ from souverain.privacy.analyzer import Analyzer
 from souverain.privacy.canonical import canonical
 from souverain.privacy.entities import Entity, EntityType
 from souverain.privacy.pseudonyms import Pseudonyms
+from souverain.privacy.splicing import spliced
 
 Seen = frozenset[tuple[EntityType, str]]  # (type, canonical value) of what the input held
 
@@ -54,18 +55,12 @@ def rewritten(
     text: str, entities: Iterable[Entity], action: Callable[[EntityType], Action], pseudonyms: Pseudonyms
 ) -> str:
     """`text` with each entity (sorted, not overlapping) masked or pseudonymised as `action` says."""
-    pieces: list[str] = []
-    last = 0
+    replacements: list[tuple[int, int, str]] = []
     for entity in entities:
-        value = text[entity.start : entity.end]
-        replaced = replacement(entity.type, value, action(entity.type), pseudonyms)
+        replaced = replacement(entity.type, text[entity.start : entity.end], action(entity.type), pseudonyms)
         if replaced is not None:
-            pieces += text[last : entity.start], replaced
-            last = entity.end
-    if not pieces:
-        return text
-    pieces.append(text[last:])
-    return "".join(pieces)
+            replacements.append((entity.start, entity.end, replaced))
+    return spliced(text, replacements)
 
 
 @dataclass
@@ -197,12 +192,10 @@ class StreamGuard:
             self.blocked = sorted({entity.type.value for entity in blocked})
             self._guard.note(blocked)
         self._guard.note(releasable)
-        pieces: list[str] = []
-        last = offset
-        for entity in releasable:
-            pieces += text[last : entity.start], mask(entity.type)
-            last = entity.end
-        pieces.append(text[last:end])
+        released = spliced(
+            text[offset:end],
+            [(entity.start - offset, entity.end - offset, mask(entity.type)) for entity in releasable],
+        )
         self._pending = text[end:]
         self._context = text[max(0, end - _CONTEXT) : end]
-        return "".join(pieces)
+        return released

@@ -6,6 +6,7 @@ import re
 from collections.abc import Collection
 from typing import Any
 
+from souverain.privacy.splicing import spliced
 from souverain.privacy.subjects import Subjects
 
 ERASED = "[ERASED]"
@@ -28,16 +29,14 @@ class Redactor:
         )
 
     def text(self, text: str, language: str | None = None) -> str:
-        spans = [
-            (mention.start, mention.end)
-            for mention in self.finder.mentions(text, language)
-            if mention.subject in self.subjects
-        ]
-        pieces, last = [], 0
-        for start, end in spans:  # in order, without overlaps (the analyzer's promise)
-            pieces += [text[last:start], ERASED]
-            last = end
-        redacted = "".join([*pieces, text[last:]])
+        redacted = spliced(
+            text,
+            [
+                (mention.start, mention.end, ERASED)
+                for mention in self.finder.mentions(text, language)
+                if mention.subject in self.subjects
+            ],
+        )
         return self._literal.sub(ERASED, redacted) if self._literal else redacted
 
     def value(self, value: Any) -> Any:

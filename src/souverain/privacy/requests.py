@@ -11,9 +11,8 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +20,7 @@ from souverain.config import TenantConfig
 from souverain.errors import InvalidRequest
 from souverain.governance.audit.events import Actor, Erasure, SubjectAccess
 from souverain.governance.audit.log import AuditLog
-from souverain.governance.review.sealing import Sealer
+from souverain.governance.review.sealing import Sealer, erased_content
 from souverain.knowledge.service import KnowledgeService
 from souverain.privacy.erasing import erase_documents
 from souverain.privacy.folding import fold
@@ -113,16 +112,14 @@ class SubjectRequests:
         return export
 
     async def erase(
-        self, tenant: TenantConfig, value: str, by: Actor, mode: str | None = None
+        self, tenant: TenantConfig, value: str, by: Actor, mode: Mode | None = None
     ) -> dict[str, Any]:
         """Erase the subject from every document, stored answer and held output of the tenant; returns the
         certificate, recorded in the audit log before it is returned. `mode`: the tenant's by default."""
         mode = mode or tenant.pii.erasure
-        if mode not in ("delete", "redact"):
-            raise InvalidRequest("mode must be `delete` or `redact`", param="mode")
         found = await self._find(tenant, value)
         documents = await erase_documents(
-            self.knowledge, tenant, self.subjects, found.subjects, value, cast(Mode, mode), found.document_ids
+            self.knowledge, tenant, self.subjects, found.subjects, value, mode, found.document_ids
         )
         now = datetime.now(UTC)
         async with self.database.session() as session, session.begin():
@@ -131,9 +128,7 @@ class SubjectRequests:
                 delete(SubjectMentionRow).where(SubjectMentionRow.review_id.in_(found.review_ids))
             )
             await session.execute(
-                update(ReviewRow)
-                .where(ReviewRow.id.in_(found.review_ids))
-                .values(request=None, output=None, released=None, reason=None, erased_at=now)
+                update(ReviewRow).where(ReviewRow.id.in_(found.review_ids)).values(**erased_content(now))
             )
         async with self.database.session() as session, session.begin():
             await self.knowledge.index.compact(session)
@@ -249,9 +244,6 @@ class SubjectRequests:
         return documents, len(rows) - len(shown)
 
     def _review(self, row: ReviewRow) -> dict[str, Any]:
-        def opened(sealed: bytes | None) -> Any:
-            return orjson.loads(self.sealer.open(sealed, row.id)) if sealed is not None else None
-
         return {
             "id": row.id,
             "use_case": row.use_case,
@@ -259,9 +251,9 @@ class SubjectRequests:
             "model": row.model,
             "status": row.status,
             "created_at": aware(row.created_at).isoformat(timespec="seconds"),
-            "request": opened(row.request),
-            "output": opened(row.output),
-            "released": opened(row.released),
+            "request": self.sealer.opened(row.request, row.id),
+            "output": self.sealer.opened(row.output, row.id),
+            "released": self.sealer.opened(row.released, row.id),
             "reason": row.reason,
         }
 

@@ -12,11 +12,11 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.exc import StaleDataError
@@ -25,9 +25,10 @@ from souverain.config import Deployment, TenantConfig
 from souverain.errors import Conflict, NotFound
 from souverain.governance.audit.chain import timestamp
 from souverain.governance.audit.events import Actor, Purge, system
-from souverain.governance.audit.log import AuditLog
+from souverain.governance.audit.log import AuditLog, utc_now
 from souverain.governance.audit.purged import PURGED_PRINCIPAL, place, reduced
-from souverain.governance.audit.writers.base import COLUMNS, Clock, sealed
+from souverain.governance.audit.writers.base import COLUMNS, Clock, head_of, sealed
+from souverain.governance.review.sealing import erased_content
 from souverain.knowledge.service import KnowledgeService
 from souverain.store.database import Database, affected
 from souverain.store.models import (
@@ -48,10 +49,6 @@ CATEGORIES: tuple[Category, ...] = ("conversations", "documents", "records")
 # Records reduced per transaction. Appends wait while a purge holds the chain's head, so a large first
 # purge goes in batches of this size, each with its own purge event (5,000 take about 0.1 s).
 BATCH = 5000
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -158,18 +155,14 @@ class RetentionService:
         self, session: AsyncSession, answers: list[Where], reviews: list[Where]
     ) -> tuple[int, int]:
         review_ids = list((await session.scalars(select(ReviewRow.id).where(*reviews))).all())
-        answer_ids = select(AnswerRow.id).where(*answers).scalar_subquery()
-        # The mentions go first: they link a data subject to what is being removed.
-        await session.execute(
-            delete(SubjectMentionRow).where(
-                or_(SubjectMentionRow.answer_id.in_(answer_ids), SubjectMentionRow.review_id.in_(review_ids))
-            )
-        )
+        # The mentions link a data subject to what is being removed: an answer's go with it (ON DELETE
+        # CASCADE); a review's row stays, so its mentions are deleted here.
+        await session.execute(delete(SubjectMentionRow).where(SubjectMentionRow.review_id.in_(review_ids)))
         removed = await session.execute(delete(AnswerRow).where(*answers))
         erased = await session.execute(
             update(ReviewRow)
             .where(ReviewRow.id.in_(review_ids), ReviewRow.erased_at.is_(None))
-            .values(request=None, output=None, released=None, reason=None, erased_at=self.clock())
+            .values(**erased_content(self.clock()))
         )
         return affected(removed), affected(erased)
 
@@ -180,9 +173,9 @@ class RetentionService:
         aged = [DocumentRow.tenant == purged.tenant, DocumentRow.created_at < purged.cutoff]
         async with self.database.session() as session:
             ids = list((await session.scalars(select(DocumentRow.id).where(*aged))).all())
-            chunks = await _count(session, ChunkRow.id, [ChunkRow.document_id.in_(ids)]) if ids else 0
-        if purged.dry_run:
-            return replace(purged, documents=len(ids), chunks=chunks)
+            if purged.dry_run:
+                chunks = await _count(session, ChunkRow.id, [ChunkRow.document_id.in_(ids)]) if ids else 0
+                return replace(purged, documents=len(ids), chunks=chunks)
         documents = chunks = 0
         clearance = self.deployment.classification_levels[-1]  # retention spares no level
         for document_id in ids:
@@ -239,10 +232,10 @@ class RetentionService:
                 last_seq=rows[-1].seq,
                 stubs_digest=digest.hexdigest(),
             )
-            now = self.clock()
-            row = sealed(self.audit.site, head_seq, head_hash, [event], lambda: now, _as_is)[0]
-            await session.execute(insert(AuditRecordRow).values(dict(zip(COLUMNS, row, strict=True))))
-            moved = update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=row[0], hash=row[-1])
+            records = sealed(self.audit.site, head_seq, head_hash, [event], self.clock, _as_is)
+            await session.execute(insert(AuditRecordRow).values(dict(zip(COLUMNS, records[0], strict=True))))
+            new_seq, new_hash = head_of(records)
+            moved = update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=new_seq, hash=new_hash)
             await session.execute(moved)
         return len(stubs)
 

@@ -29,12 +29,19 @@ SECURITY = (
 )
 
 
-def record_of_processing(deployment: Deployment, cases: list[UseCase], now: datetime) -> dict[str, Any]:
-    """The record, for every tenant of the deployment; `cases` are the use cases in force."""
+def record_of_processing(
+    deployment: Deployment, cases: list[UseCase], now: datetime, tenant: str | None = None
+) -> dict[str, Any]:
+    """The record, for every tenant of the deployment (or only the one named `tenant`); `cases` are the
+    use cases in force."""
     return {
         "controller": {"site": deployment.site.name, "jurisdiction": deployment.site.jurisdiction},
         "generated_at": now.isoformat(timespec="seconds"),
-        "tenants": [_tenant(deployment, tenant, cases) for tenant in deployment.tenants],
+        "tenants": [
+            _tenant(deployment, config, cases)
+            for config in deployment.tenants
+            if tenant in (None, config.name)
+        ],
     }
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
@@ -84,6 +85,10 @@ class Database:
 
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    def stored_vector(self, vector: np.ndarray) -> bytes | np.ndarray:
+        """A vector as the `embedding` column takes it: float32 bytes on SQLite, as it is for pgvector."""
+        return vector.tobytes() if self.is_sqlite else vector
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent; safe to run at every start)."""

@@ -237,5 +237,9 @@ class SubjectMentionRow(Base):
     chunk_id: Mapped[int | None] = mapped_column(
         ForeignKey("chunks.id", ondelete="CASCADE"), nullable=True, index=True
     )
-    answer_id: Mapped[str | None] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"), nullable=True)
-    review_id: Mapped[str | None] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), nullable=True)
+    answer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("answers.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    review_id: Mapped[str | None] = mapped_column(
+        ForeignKey("reviews.id", ondelete="CASCADE"), nullable=True, index=True
+    )

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 
 from souverain.api.deps import CurrentAdminOrAuditor, ServicesDep
 from souverain.api.schemas import error_responses
-from souverain.privacy.ropa import markdown, only, record_of_processing
+from souverain.privacy.ropa import markdown, record_of_processing
 
 router = APIRouter(prefix="/v1/privacy", tags=["Privacy"], responses=error_responses(401, 403))
 
@@ -26,7 +26,7 @@ async def ropa(
     """The tenant's section of the site's record of processing activities: purposes, personal data,
     retention, recipients and where they process data, transfers, security measures."""
     cases = await services.use_cases.list(caller.tenant.name)
-    document = only(record_of_processing(services.deployment, cases, datetime.now(UTC)), caller.tenant.name)
+    document = record_of_processing(services.deployment, cases, datetime.now(UTC), caller.tenant.name)
     if output_format == "markdown":
         return PlainTextResponse(markdown(document), media_type="text/markdown; charset=utf-8")
     return document

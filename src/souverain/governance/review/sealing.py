@@ -10,7 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from datetime import datetime
+from typing import Any
 
+import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _PURPOSE = b"souverain review content v1"
@@ -28,3 +31,13 @@ class Sealer:
 
     def open(self, sealed: bytes, context: str) -> bytes:
         return self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], context.encode())
+
+    def opened(self, sealed: bytes | None, context: str) -> Any:
+        """The JSON value sealed under `context`; None for content never held, or erased."""
+        return orjson.loads(self.open(sealed, context)) if sealed is not None else None
+
+
+def erased_content(now: datetime) -> dict[str, Any]:
+    """The values that erase a review's content (what was asked, answered and released, and the reason
+    given): the row itself stays, as the audit records of the review name it."""
+    return {"request": None, "output": None, "released": None, "reason": None, "erased_at": now}

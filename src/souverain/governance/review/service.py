@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from souverain.errors import Conflict, Gone, InvalidRequest, NotFound
 from souverain.governance.audit.events import ContentHasher, ReviewStep, actor, system
 from souverain.governance.audit.log import AuditLog
-from souverain.governance.review.sealing import Sealer
+from souverain.governance.review.sealing import Sealer, erased_content
 from souverain.privacy.subjects import Subjects, strings_in
 from souverain.store.database import Database, affected, aware
 from souverain.store.models import ReviewRow, SubjectMentionRow
@@ -309,7 +309,7 @@ class ReviewService:
             erased = await session.execute(
                 update(ReviewRow)
                 .where(ReviewRow.erase_after <= now, ReviewRow.erased_at.is_(None))
-                .values(request=None, output=None, released=None, reason=None, erased_at=now)
+                .values(**erased_content(now))
             )
         return affected(erased)
 
@@ -327,9 +327,6 @@ class ReviewService:
             return await session.get(ReviewRow, review_id)
 
     def _review(self, row: ReviewRow) -> Review:
-        def opened(sealed: bytes | None) -> Any:
-            return orjson.loads(self.sealer.open(sealed, row.id)) if sealed is not None else None
-
         return Review(
             id=row.id,
             tenant=row.tenant,
@@ -347,9 +344,9 @@ class ReviewService:
             retention_days=row.retention_days,
             fetched=row.fetched_at is not None,
             erased=row.erased_at is not None,
-            request=opened(row.request),
-            output=opened(row.output),
-            released=opened(row.released),
+            request=self.sealer.opened(row.request, row.id),
+            output=self.sealer.opened(row.output, row.id),
+            released=self.sealer.opened(row.released, row.id),
         )
 
 
